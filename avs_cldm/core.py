@@ -67,6 +67,7 @@ class Config:
     lambda_contrastive: float = 0.1    # lambda_2, Eq. 12
     tau: float = 1.0                   # temperature, Eq. 10
     decoder_latent: str = 'posterior'  # latent fed to the decoder in training (paper silent): posterior E_phi(y) | sample
+    detach_latent: bool = True         # z0 enters L_simple detached, so E_phi is not trained to shrink (paper silent)
     kl_weight: float = 1.0             # CVAE only
     max_train_clips: int = 0           # 0 = all; >0 keeps the first N (quick runs, tests)
     max_test_clips: int = 0
@@ -119,14 +120,14 @@ class Config:
 
     @property
     def name(self):
-        "The run's folder name: `run_name`, or the fields that differ from the defaults."
+        "The run's folder name: `run_name`, or subset_method plus the fields that differ from the preset's defaults."
         if self.run_name: return self.run_name
-        base = Config()
-        keep = ['subset', 'method']
-        diff = [f.name for f in fields(self) if f.name not in keep + ['out_dir', 'run_name', 'num_workers', 'data_root']
-                and getattr(self, f.name) != getattr(base, f.name)]
-        parts = [self.subset, self.method] + [f"{k}={getattr(self, k)}" for k in diff]
-        return '_'.join(str(p) for p in parts).replace('/', '-').replace(' ', '')
+        base = make_config(self.preset, subset=self.subset, method=self.method)
+        skip = {'subset', 'method', 'out_dir', 'run_name', 'num_workers', 'data_root', 'preset'}
+        diff = [f.name for f in fields(self) if f.name not in skip and getattr(self, f.name) != getattr(base, f.name)]
+        parts = [self.subset, self.method] + ([] if self.preset == 'cpu' else [self.preset]) + \
+                [f"{k}={Path(str(getattr(self, k))).name or getattr(self, k)}" for k in diff]
+        return '_'.join(str(p) for p in parts).replace(' ', '')
 
 # %% ../nbs/00_core.ipynb #83254c54
 PRESETS = dict(
