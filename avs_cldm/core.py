@@ -63,6 +63,7 @@ class Config:
     ddim_steps: int = 10               # DDIM sampling steps at test time, Sec. IV-A
     ddim_eta: float = 0.0              # 0 = deterministic DDIM
     eps_hidden: int = 256              # width of the 8-FC noise estimator (paper silent)
+    latent_img_size: int = 0           # input size of E_phi / E_psi; 0 = img_size (paper); cpu preset: 64 (cheaper)
     lambda_diffusion: float = 1.0      # lambda_1, Eq. 12
     lambda_contrastive: float = 0.1    # lambda_2, Eq. 12
     tau: float = 1.0                   # temperature, Eq. 10
@@ -88,6 +89,8 @@ class Config:
             want = {'int': int, 'float': (int, float), 'bool': bool, 'str': str}[typ]
             if typ in ('int', 'float') and isinstance(v, bool) or not isinstance(v, want):
                 raise ConfigError(f.name, v, f"expected a {typ}")
+        if self.latent_img_size < 0 or self.latent_img_size % 32:
+            raise ConfigError('latent_img_size', self.latent_img_size, "must be 0 (= img_size) or a positive multiple of 32")
         positive = ['epochs', 'batch_size', 'img_size', 'head_channels', 'num_frames', 'latent_dim',
                     'diffusion_steps', 'ddim_steps', 'eps_hidden']
         for name in positive:
@@ -132,9 +135,9 @@ class Config:
 # %% ../nbs/00_core.ipynb #83254c54
 PRESETS = dict(
     cpu=dict(img_size=128, batch_size=16, epochs=10, lr=1e-3, freeze_backbone=True, cache_features=True,
-             head_channels=64, audio_encoder='light', backbone='efficientnet_lite0'),
+             head_channels=64, audio_encoder='light', backbone='efficientnet_lite0', latent_img_size=64),
     paper=dict(img_size=224, batch_size=4, epochs=None, lr=1e-4, freeze_backbone=False, cache_features=False,
-               head_channels=128, audio_encoder='vggish', backbone='resnet50'),
+               head_channels=128, audio_encoder='vggish', backbone='resnet50', latent_img_size=0),
 )
 PAPER_EPOCHS = dict(S4=15, MS3=30, AVSS=60, MSMI=30)
 

@@ -54,7 +54,7 @@ class Neck(nn.Module):
                 raise ValueError(f"Neck: feature {i} has shape {tuple(f.shape)}, expected [N, {c}, h, w]")
         return [m(f) for m, f in zip(self.levels, feats)]
 
-# %% ../nbs/07_fusion.ipynb #a146c6fe
+# %% ../nbs/07_fusion.ipynb #dd233680
 class TPAVI(nn.Module):
     "Temporal pixel-wise audio-visual interaction (AVSBench, 'dot' mode, audio as φ), associative order θ((φᵀg)/N)."
     def __init__(self,
@@ -88,17 +88,27 @@ class TPAVI(nn.Module):
                 return_audio: bool = False): # also return the aligned audio â [N, C] (AVSBench's AVM loss uses it)
         "Fuse audio into `v`; returns [N, C, h, w] (and â [N, C] if `return_audio`)."
         self._check(v, a, T)
-        N, C, h, w = v.shape; B = N // T
-        x = v.reshape(B, T, C, h, w).transpose(1, 2)                 # [B, C, T, h, w] (a view)
-        a_hat = self.align_channel(a)                                 # [N, C]
-        audio = a_hat.reshape(B, T, C).transpose(1, 2)[..., None, None]   # [B, C, T, 1, 1]: constant over h, w
-        theta = self.theta(x)                                          # [B, C', T, h, w]
-        phi = self.phi(audio)[..., 0, 0]                               # [B, C', T]
-        g_sum = self.g(x).sum(dim=(3, 4))                              # [B, C', T]: Σ_hw g
+        N, C, h, w = v.shape; B = N // T; Ci = self.inter_channels
         M = T * h * w
-        PG = torch.einsum('bct,bdt->bcd', phi, g_sum) / M              # φ gᵀ / M, [B, C', C']
-        y = torch.einsum('bcthw,bcd->bdthw', theta, PG)                # θᵀ (φ gᵀ / M), [B, C', T, h, w]
-        z = self.W_z(y) + x                                            # [B, C, T, h, w]
-        z = self.norm_layer(z.permute(0, 2, 3, 4, 1))                  # LayerNorm over C: [B, T, h, w, C]
-        out = z.reshape(N, h, w, C).permute(0, 3, 1, 2)                # [N, C, h, w] (channels_last memory)
+        # pixels as rows, channels last: [B, M, C] (a free view when v is channels_last)
+        xr = v.permute(0, 2, 3, 1).reshape(B, M, C)
+        a_hat = self.align_channel(a)                                      # [N, C]
+        Wt, bt = self.theta.weight.view(Ci, C), self.theta.bias            # θ, φ, g, W_z are 1x1x1 convs = Linear maps
+        Wp, bp = self.phi.weight.view(Ci, C), self.phi.bias
+        Wg, bg = self.g.weight.view(Ci, C), self.g.bias
+        Wz, bz = self.W_z[0].weight.view(C, Ci), self.W_z[0].bias
+        phi = F.linear(a_hat, Wp, bp).reshape(B, T, Ci)                    # φ(audio): constant over h, w
+        g_sum = F.linear(v.sum((2, 3)), Wg, bg * (h * w)).reshape(B, T, Ci)  # Σ_hw g(x), without g on every pixel
+        PG = torch.einsum('btc,btd->bcd', phi, g_sum) / M                  # φ gᵀ / M, [B, C', C']
+        # y = θ(x)ᵀ PG and W_z y fold into one [C, C] map per clip: W_z PGᵀ W_θ x + W_z PGᵀ b_θ + b_z
+        A = Wz @ PG.transpose(1, 2) @ Wt                                   # [B, C, C]
+        c0 = (Wz @ PG.transpose(1, 2) @ bt[:, None])[..., 0] + bz          # [B, C]
+        zpre = torch.baddbmm(c0[:, None, :], xr, A.transpose(1, 2))        # [B, M, C]
+        bn = self.W_z[1]
+        zpre = F.batch_norm(zpre.reshape(B * M, C), bn.running_mean, bn.running_var, bn.weight, bn.bias,
+                            self.training or not bn.track_running_stats, bn.momentum if bn.momentum is not None else 0.1,
+                            bn.eps)
+        if self.training and bn.track_running_stats: bn.num_batches_tracked.add_(1)
+        z = self.norm_layer(zpre.reshape(B, M, C) + xr)                    # residual, then LayerNorm over C
+        out = z.reshape(N, h, w, C).permute(0, 3, 1, 2)                    # [N, C, h, w] (channels_last memory)
         return (out, a_hat) if return_audio else out

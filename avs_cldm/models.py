@@ -57,11 +57,12 @@ class AVSModel(nn.Module):
         self.tpavi = nn.ModuleList([TPAVI(C, 128) for _ in range(4)])
         self.decoder = PanopticFPNDecoder(C, self.n_cls)
         gt_in = self.n_cls if self.n_cls > 1 else 1
+        self.latent_size = cfg.latent_img_size or cfg.img_size
         if cfg.method in ('cldm', 'cvae'):
             self.expander = LatentExpander(C, D)
-            self.gt_encoder = GTEncoder(D, cfg.img_size, in_channels=gt_in)
+            self.gt_encoder = GTEncoder(D, self.latent_size, in_channels=gt_in)
         if cfg.method == 'cldm':
-            self.cond_encoder = ConditionEncoder(D, cfg.img_size, 128, condition=cfg.condition)
+            self.cond_encoder = ConditionEncoder(D, self.latent_size, 128, condition=cfg.condition)
             self.diffusion = LatentDiffusion(D, cond_dim=D if cfg.condition != 'none' else 0,
                                              K=cfg.diffusion_steps, hidden=cfg.eps_hidden)
         if cfg.method == 'cvae':
@@ -103,9 +104,19 @@ class AVSModel(nn.Module):
         g4 = G[3] if z is None else self.expander(G[3], z)
         return self.decoder([G[0], G[1], G[2], g4], out_size)
 
+    def to_latent_size(self, x, mode='bilinear'):
+        "Resize frames (bilinear) or masks (area) to the latent encoders' input size `latent_img_size`."
+        if x.shape[-1] == self.latent_size: return x
+        return F.interpolate(x, size=(self.latent_size, self.latent_size), mode=mode,
+                             **({'align_corners': False} if mode == 'bilinear' else {}))
+
+    def encode_target(self, y):
+        "z0 = E_φ(y) (Sec. III-A)."
+        return self.gt_encoder(self.to_latent_size(y, 'area'))
+
     def condition(self, frames, a):
         "c = E_ψ(x_v, x_a) (Sec. III-B), or None for the unconditional model of Table III."
-        return self.cond_encoder(frames, a)
+        return self.cond_encoder(self.to_latent_size(frames), a)
 
     def sample_latent(self, c, n, steps=None, generator=None, return_trajectory=False):
         "ẑ0 ~ p_θ(z0 | c) by DDIM (Eq. 8) with `ddim_steps` steps."
@@ -127,7 +138,7 @@ class AVSModel(nn.Module):
             c = self.condition(frames, a)
             out['c'] = c
             if supervised and valid.any():
-                z0 = self.gt_encoder(y[valid])
+                z0 = self.encode_target(y[valid])
                 cv = None if c is None else c[valid]
                 losses['diffusion'] = self.diffusion.loss(z0.detach() if cfg.detach_latent else z0, cv)
                 if cfg.contrastive == 'infonce' and c is not None:
@@ -146,7 +157,7 @@ class AVSModel(nn.Module):
             pooled = G[3].mean((2, 3))
             mu_p, lv_p = self.prior(pooled)
             if supervised and valid.any():
-                zy = self.gt_encoder(y)
+                zy = self.encode_target(y)
                 mu_q, lv_q = self.posterior(torch.cat([pooled, zy], 1))
                 z_q = mu_q + (0.5 * lv_q).exp() * torch.randn_like(mu_q)
                 z = torch.where(valid[:, None], z_q, mu_p)
