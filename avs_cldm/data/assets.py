@@ -19,9 +19,9 @@ __all__ = ['SR', 'FRAME', 'MIN_RMS', 'MAX_SILENCE', 'MAX_FLATNESS', 'TARGET_RMS'
            'WHEELS', 'LICENCES', 'APT_HINT', 'OBJ_MAX_SIDE', 'MANIFEST_COLUMNS', 'BANK_VERSION', 'resample',
            'load_sound', 'audio_stats', 'screen_sound', 'squeeze_silence', 'finish_clip', 'similarity', 'melody',
            'render_gm', 'FetchError', 'default_cache_dir', 'fetch_debs', 'fetch_wheel', 'fetch_packages',
-           'crop_to_alpha', 'prepare_cutout', 'image_stats', 'screen_image', 'split_pools', 'build_bank', 'Asset',
-           'AssetBank', 'contact_sheet', 'log_spectrogram', 'sound_sheet', 'write_manifest', 'fetch_assets',
-           'save_asset_sheets', 'main']
+           'crop_to_alpha', 'prepare_cutout', 'image_stats', 'screen_image', 'split_pools', 'build_bank',
+           'trim_dark_borders', 'Asset', 'AssetBank', 'contact_sheet', 'bank_sheet', 'log_spectrogram', 'sound_sheet',
+           'write_manifest', 'fetch_assets', 'save_asset_sheets', 'main']
 
 # %% ../../nbs/03_assets.ipynb #6a0991dc
 SR = 16000                      # the benchmark's audio rate (AVSBench: 16 kHz)
@@ -254,9 +254,9 @@ def fetch_debs(cache: Path, pkgs, log=None, quiet=False) -> dict:
         if (dest / '.done').exists(): out[pkg] = dest; continue
         debs = sorted(deb_dir.glob(f'{pkg}_*.deb'))
         if not debs:
-            if shutil.which('apt-get') is None:
-                raise FetchError(f"{pkg}: apt-get not found; this fetch needs a Debian/Ubuntu machine with apt")
-            r = _run(['apt-get', 'download', pkg], cwd=deb_dir, log=log, quiet=quiet)
+            try: r = _run(['apt-get', 'download', pkg], cwd=deb_dir, log=log, quiet=quiet)
+            except FileNotFoundError:
+                raise FetchError(f"{pkg}: apt-get not found; this fetch needs a Debian/Ubuntu machine with apt") from None
             debs = sorted(deb_dir.glob(f'{pkg}_*.deb'))
             if r.returncode != 0 or not debs:
                 msg = APT_HINT.format(pkgs=pkg)
@@ -482,7 +482,7 @@ def build_bank(src: dict, out_dir, quiet: bool = False) -> list:
             reason = BACKGROUND_DROPS.get(f'{pkg}:{n}', '')
             if not reason:
                 try:
-                    im = Image.open(f).convert('RGB'); s = BG_SHORT_SIDE / min(im.size)
+                    im = trim_dark_borders(Image.open(f).convert('RGB')); s = BG_SHORT_SIDE / min(im.size)
                     im = im.resize((max(BG_SHORT_SIDE, round(im.size[0] * s)), max(BG_SHORT_SIDE, round(im.size[1] * s))), Image.LANCZOS)
                 except Exception as e: reason = f'unreadable ({type(e).__name__}: {e})'
             r.update(kept=not reason, reason=reason or 'ok')
@@ -491,9 +491,17 @@ def build_bank(src: dict, out_dir, quiet: bool = False) -> list:
                 index['backgrounds'].append(dict(id=bid, file=str(p.relative_to(out)), source=f'{pkg}:{r["file"]}'))
     pools = _default_pools(index)
     for r in rows:
-        if r['kept'] is True: r['pool'] = pools.get(r['id'], 'train+test' if r['kind'] == 'image' else '')
+        if r['kept'] is True: r['pool'] = 'train+test' if r['kind'] == 'image' else pools.get(r['id'], '')
     save_json(index, out / 'bank.json')
     return rows
+
+def trim_dark_borders(im: Image.Image, thresh: float = 12.0) -> Image.Image:
+    "Crop away letterbox bands: outer rows/columns whose 95th-percentile brightness is below `thresh`."
+    lum = np.asarray(im.convert('L'), np.float32)
+    rows = np.flatnonzero(np.percentile(lum, 95, axis=1) >= thresh)
+    cols = np.flatnonzero(np.percentile(lum, 95, axis=0) >= thresh)
+    if len(rows) == 0 or len(cols) == 0: return im
+    return im.crop((int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
 
 def _default_pools(index: dict, seed: int = 0, test_frac: float = 0.3) -> dict:
     out = {}
@@ -634,7 +642,7 @@ def _checker(n: int) -> Image.Image:
     return Image.fromarray(np.where(cb[..., None], np.uint8([205, 205, 255]), np.uint8([255, 225, 205])).astype(np.uint8))
 
 def contact_sheet(items: list, path=None, cell: int = 150, cols: int = 10) -> Image.Image:
-    "items = [(label, RGBA or RGB array or PIL image)] -> one PNG grid over a checkerboard; saved to `path` if given."
+    "items = [(label, RGBA or RGB array or PIL image)] -> one PNG grid over a checkerboard; saved to `path` (relative: to the project root)."
     rows = max(1, (len(items) + cols - 1) // cols)
     sheet = Image.new('RGB', (cols * cell, rows * (cell + 14)), 'white'); d = ImageDraw.Draw(sheet)
     for i, (label, im) in enumerate(items):
@@ -643,8 +651,12 @@ def contact_sheet(items: list, path=None, cell: int = 150, cols: int = 10) -> Im
         bg = _checker(cell); bg.paste(im, ((cell - im.size[0]) // 2, (cell - im.size[1]) // 2), im)
         x, y = (i % cols) * cell, (i // cols) * (cell + 14)
         sheet.paste(bg, (x, y)); d.text((x + 2, y + cell), str(label)[:26], fill=(0, 0, 0))
-    if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); sheet.save(path)
+    if path is not None: path = resolve_path(path); path.parent.mkdir(parents=True, exist_ok=True); sheet.save(path)
     return sheet
+
+def bank_sheet(bank: 'AssetBank', path=None, cols: int = 10) -> Image.Image:
+    "Contact sheet of every cut-out of `bank`, labelled class:id; saved to `path` if given."
+    return contact_sheet([(f'{c}:{a.id}', a.data) for c in bank.classes for a in bank.images[c]], path, cols=cols)
 
 def log_spectrogram(x: np.ndarray, n_fft: int = 512, hop: int = 160) -> np.ndarray:
     "dB magnitude spectrogram [freq, time] of a mono signal (Hann window)."
@@ -667,7 +679,7 @@ def sound_sheet(items: list, path=None, cols: int = 6, seconds: float = 5.0, sr:
         ax.set_title(str(label)[:32], fontsize=6); ax.tick_params(labelsize=5)
     for ax in axs.flat[len(items):]: ax.axis('off')
     fig.tight_layout()
-    if path is not None: Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=80)
+    if path is not None: path = resolve_path(path); path.parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=80)
     return fig
 
 # %% ../../nbs/03_assets.ipynb #e481e0ae

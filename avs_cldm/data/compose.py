@@ -217,7 +217,7 @@ def _save_png(path, arr, mode=None, **kw):
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(arr, mode).save(path, **kw)
 
-PNG_LEVEL = 1            # zlib level for frames (speed over ~10 % size)
+PNG_LEVEL = 1            # zlib level of the frame PNGs: fast to write; larger files than the default 6
 
 def write_clip(root, plan: dict, r: dict, pools: dict, object_audio=('val', 'test')) -> tuple:
     "Write one rendered clip under `root` (the avsbench_data folder); return (meta row, objects entry)."
@@ -431,7 +431,7 @@ def plot_clips(root, subset: str, split: str = 'test', names=None, n: int = 3):
         ax.set_ylabel('kHz' + (' (L | R)' if w.shape[1] == 2 else ''), fontsize=7); ax.tick_params(labelsize=6)
         ax.set_xlabel('s', fontsize=7)
     fig.suptitle(f'{subset} {split}: frames with ground truth, audio spectrogram', fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.985))
     return fig
 
 def load_objects_any(root, subset: str) -> dict:
