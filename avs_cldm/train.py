@@ -28,15 +28,22 @@ def data_root(cfg: Config) -> Path:
     if cfg.data_root: return resolve_path(cfg.data_root)
     return resolve_path('data/composed_test' if in_test() else 'data/composed')
 
-def prepare_benchmark(cfg: Config) -> Path:
-    "Make sure the benchmark for cfg.subset exists (composing it if needed) and is well-formed; return its root."
+def prepare_benchmark(cfg: Config, progress=True) -> Path:
+    "Make sure the benchmark for cfg.subset exists (fetching assets and composing it if needed); return its root."
     root = data_root(cfg)
     if cfg.dataset == 'composed':
         from avs_cldm.data.compose import ensure_benchmark
-        ensure_benchmark(root, cfg.subset, **({'tiny': True} if in_test() else {}))
-    problems = check_layout(root, cfg.subset)
+        from avs_cldm.data.avsbench import subset_dir
+        from avs_cldm.data.assets import AssetBank, fetch_assets
+        if in_test():   # a tiny benchmark from the synthetic bank: no fetch under make test
+            ensure_benchmark(root, cfg.subset, bank=AssetBank.synthetic(), n_train=16, n_val=4, n_test=8,
+                             img_size=64, workers=1, progress=False)
+        else:
+            if not (subset_dir(root, cfg.subset) / 'compose.json').exists(): fetch_assets(quiet=not progress)
+            ensure_benchmark(root, cfg.subset, progress=progress)
+    problems = check_layout(root, cfg.subset, verify=False)
     if problems:
-        raise DataError(f"{root}: the {cfg.subset} layout has {len(problems)} problem(s), first: " + '; '.join(problems[:5]))
+        raise DataError(root, f"the {cfg.subset} layout has {len(problems)} problem(s), first: " + '; '.join(problems[:5]))
     return root
 
 # %% ../nbs/13_train.ipynb #0517c582
@@ -60,7 +67,7 @@ def clip_tensors(cfg: Config, split: str, root: Path | None = None, progress=Tru
     path = cache_dir() / f'{key}.pt'
     if path.exists(): return torch.load(path, weights_only=True)
     ds = AVSDataset(root, cfg.subset, split, img_size=cfg.img_size, max_clips=maxc)
-    if len(ds) == 0: raise DataError(f"{root}: no {split} clips for subset {cfg.subset}")
+    if len(ds) == 0: raise DataError(root, f"no {split} clips for subset {cfg.subset}")
     mono = audio_channels(cfg.subset) == 1
     cols = {k: [] for k in ['frames', 'mel', 'masks', 'labels', 'valid', 'name', 'category']}
     for i in tqdm(range(len(ds)), desc=f'reading {cfg.subset}/{split}', disable=not progress, leave=False):
