@@ -53,6 +53,9 @@ class AVSModel(nn.Module):
             for p in self.backbone.parameters(): p.requires_grad_(False)
         self.audio_encoder = build_audio_encoder(cfg.audio_encoder, in_channels=audio_channels(cfg.subset),
                                                  weights=cfg.audio_weights)
+        self.frozen_audio = cfg.audio_encoder == 'vggish' and bool(cfg.audio_weights)
+        if self.frozen_audio:   # "fed it to the frozen VGGish" (Sec. III-C): pretrained VGGish stays fixed
+            for p in self.audio_encoder.parameters(): p.requires_grad_(False)
         self.neck = Neck(list(self.backbone.channels), C)
         self.tpavi = nn.ModuleList([TPAVI(C, 128) for _ in range(4)])
         self.decoder = PanopticFPNDecoder(C, self.n_cls)
@@ -75,6 +78,7 @@ class AVSModel(nn.Module):
     def train(self, mode=True):
         super().train(mode)
         if self.cfg.freeze_backbone: self.backbone.eval()   # frozen BN statistics stay frozen
+        if self.frozen_audio: self.audio_encoder.eval()
         return self
 
     # -- pieces -------------------------------------------------------------------------------------------
@@ -226,7 +230,7 @@ def count_parameters(module, trainable_only=False) -> int:
     "Number of (trainable) parameters."
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
-# %% ../nbs/12_models.ipynb #44b6ecba
+# %% ../nbs/12_models.ipynb #ba7ab5b6
 def latent_parameter_counts(model) -> dict:
     "Parameters of E_φ, E_ψ, D_τ, ε_θ and their total, for a CL-CLDM model."
     parts = dict(E_phi=model.gt_encoder, E_psi=model.cond_encoder, D_tau=model.expander, eps_theta=model.diffusion)
