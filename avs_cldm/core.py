@@ -24,7 +24,7 @@ CHOICES = dict(
     preset=('cpu', 'paper'),
     backbone=('efficientnet_lite0', 'resnet50', 'pvt_v2_b5', 'tiny'),
     audio_encoder=('light', 'vggish'),
-    decoder_latent=('posterior', 'sample'),
+    decoder_latent=('sample', 'posterior'),
     amp=('none', 'bf16', 'fp16'),
 )
 
@@ -67,7 +67,7 @@ class Config:
     lambda_diffusion: float = 1.0      # lambda_1, Eq. 12
     lambda_contrastive: float = 0.1    # lambda_2, Eq. 12
     tau: float = 1.0                   # temperature, Eq. 10
-    decoder_latent: str = 'posterior'  # latent fed to the decoder in training (paper silent): posterior E_phi(y) | sample
+    decoder_latent: str = 'sample'     # latent fed to the decoder in training (paper silent): sample (DDIM) | posterior E_phi(y)
     detach_latent: bool = True         # z0 enters L_simple detached, so E_phi is not trained to shrink (paper silent)
     kl_weight: float = 1.0             # CVAE only
     max_train_clips: int = 0           # 0 = all; >0 keeps the first N (quick runs, tests)

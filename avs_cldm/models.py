@@ -230,7 +230,7 @@ def count_parameters(module, trainable_only=False) -> int:
     "Number of (trainable) parameters."
     return sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only)
 
-# %% ../nbs/12_models.ipynb #ba7ab5b6
+# %% ../nbs/12_models.ipynb #9ccb9716
 def latent_parameter_counts(model) -> dict:
     "Parameters of E_φ, E_ψ, D_τ, ε_θ and their total, for a CL-CLDM model."
     parts = dict(E_phi=model.gt_encoder, E_psi=model.cond_encoder, D_tau=model.expander, eps_theta=model.diffusion)
