@@ -9,12 +9,6 @@ import torch
 from avs_cldm.core import make_config
 from avs_cldm.models import build_model, dummy_batch
 
-def median_ms(fn, reps):
-    ts = []
-    for _ in range(reps):
-        t = time.perf_counter(); fn(); ts.append(1000 * (time.perf_counter() - t))
-    return statistics.median(ts)
-
 def main(reps=7):
     torch.manual_seed(0)
     for size in (128, 224):
@@ -24,11 +18,13 @@ def main(reps=7):
                 warnings.simplefilter('ignore')
                 models[method] = build_model(make_config(subset='S4', method=method, img_size=size)).eval()
         batch = dummy_batch(B=1, T=5, img_size=size)
-        res = {m: [] for m in models}
+        res = {name: [] for name in models}
         with torch.no_grad():
-            for m in models.values(): m(batch)            # warm-up
-            for _ in range(reps):                          # interleave so machine noise hits both alike
-                for name, m in models.items(): res[name].append(median_ms(lambda: m(batch), 1))
+            for name, model in models.items():          # warm-up (first calls allocate and pick kernels)
+                for _ in range(2): model(batch)
+            for _ in range(reps):                        # interleave so machine noise hits both alike
+                for name, model in models.items():
+                    t = time.perf_counter(); model(batch); res[name].append(1000 * (time.perf_counter() - t))
         ed, cl = statistics.median(res['ed']), statistics.median(res['cldm'])
         print(f'{size}px  E-D {ed:7.1f} ms/clip   CL-CLDM {cl:7.1f} ms/clip   ratio {cl / ed:.3f}')
 
