@@ -3,13 +3,14 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 PRESET ?= quick
+OUT ?= reports
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: help venv export test test-fast report assets clean-nbs lab freeze bench
 
 help:
-	@echo "make report   # set up, build assets + composed benchmark, run the experiment grid, render reports/ (PRESET=quick|full)"
+	@echo "make report   # set up, build assets + composed benchmark, run the experiment grid, render reports/ (PRESET=quick|quick3|full|long, OUT=reports)"
 	@echo "make test     # set up, check notebooks/package sync, run every notebook (small sizes) and the unit tests"
 	@echo "make assets   # fetch the packaged photos/recordings into data/cache/"
 	@echo "make lab      # open the notebooks in JupyterLab"
@@ -36,7 +37,7 @@ assets: venv
 	$(BIN)/python -m avs_cldm.data.assets
 
 report: venv assets
-	$(BIN)/python -m avs_cldm.report --preset $(PRESET)
+	$(BIN)/python -m avs_cldm.report --preset $(PRESET) --out $(OUT)
 
 bench: venv
 	for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
