@@ -67,6 +67,7 @@ class Config:
     lambda_diffusion: float = 1.0      # lambda_1, Eq. 12
     lambda_contrastive: float = 0.1    # lambda_2, Eq. 12
     tau: float = 1.0                   # temperature, Eq. 10
+    cavp_min_pixels: int = 512         # contrastive='cavp': pixels a class needs in the batch's stride-4 grid (CAVP: 512)
     decoder_latent: str = 'sample'     # latent fed to the decoder in training (paper silent): sample (DDIM) | posterior E_phi(y)
     detach_latent: bool = True         # z0 enters L_simple detached, so E_phi is not trained to shrink (paper silent)
     kl_weight: float = 1.0             # CVAE only
@@ -92,7 +93,7 @@ class Config:
         if self.latent_img_size < 0 or self.latent_img_size % 32:
             raise ConfigError('latent_img_size', self.latent_img_size, "must be 0 (= img_size) or a positive multiple of 32")
         positive = ['epochs', 'batch_size', 'img_size', 'head_channels', 'num_frames', 'latent_dim',
-                    'diffusion_steps', 'ddim_steps', 'eps_hidden']
+                    'diffusion_steps', 'ddim_steps', 'eps_hidden', 'cavp_min_pixels']
         for name in positive:
             if getattr(self, name) <= 0: raise ConfigError(name, getattr(self, name), "must be > 0")
         for name in ['lr', 'tau']:
@@ -135,7 +136,8 @@ class Config:
 # %% ../nbs/00_core.ipynb #83254c54
 PRESETS = dict(
     cpu=dict(img_size=128, batch_size=16, epochs=10, lr=1e-3, freeze_backbone=True, cache_features=True,
-             head_channels=64, audio_encoder='light', backbone='efficientnet_lite0', latent_img_size=64),
+             head_channels=64, audio_encoder='light', backbone='efficientnet_lite0', latent_img_size=64,
+             cavp_min_pixels=64),
     paper=dict(img_size=224, batch_size=4, epochs=None, lr=1e-4, freeze_backbone=False, cache_features=False,
                head_channels=128, audio_encoder='vggish', backbone='resnet50', latent_img_size=0),
 )

@@ -91,11 +91,12 @@ class NoiseEstimator(nn.Module):
         self.dec = nn.ModuleList([nn.Linear(h + q, h), nn.Linear(2 * h + q, h), nn.Linear(2 * h + q, h),
                                   nn.Linear(2 * h + q, latent_dim)])
         self.act = nn.LeakyReLU(negative_slope)
+        self.register_buffer('steps_table', step_embedding(torch.arange(K + 1), step_dim), persistent=False)  # e(0..K)
 
     def cond_vector(self, c, k, N, device, dtype):
         "[c, e(k)] as [N, cond_dim + step_dim]; checks shapes and steps."
         k = _check_k(k, self.K, N, device, 'NoiseEstimator')
-        e = step_embedding(k, self.step_dim).to(dtype)
+        e = self.steps_table[k].to(dtype)                           # = step_embedding(k, step_dim), looked up
         if self.cond_dim == 0:
             if c is not None: raise ValueError("NoiseEstimator: built with cond_dim=0 (unconditional) but got a condition `c`")
             return e
@@ -159,13 +160,14 @@ def ddim_sample(eps_fn, # callable (z [N,D], c, k LongTensor [N]) -> ε [N,D]
     K = len(alpha_bar)
     ts = ddim_timesteps(K, steps, top).tolist()
     wd = torch.float64 if z_K.dtype == torch.float64 else torch.float32       # the update runs in ≥ float32 (AMP-safe)
-    ab = torch.cat([alpha_bar.new_ones(1), alpha_bar]).to(device=z_K.device, dtype=wd)  # ab[k] = ᾱ_k, k = 0..K
+    ab = torch.cat([alpha_bar.new_ones(1), alpha_bar]).double()             # ab[k] = ᾱ_k, k = 0..K
+    sig = [float(ddim_sigma(ab[t], ab[tp], eta)) for t, tp in zip(ts[:-1], ts[1:])]
+    ab = ab.tolist()                 # the step coefficients as Python floats: a few tensor ops per step, not ~25
     z, traj, N = z_K.to(wd), [], z_K.shape[0]
-    for t, tp in zip(ts[:-1], ts[1:]):
+    for (t, tp), sigma in zip(zip(ts[:-1], ts[1:]), sig):
         eps = eps_fn(z, c, torch.full((N,), t, dtype=torch.long, device=z.device)).to(wd)
-        z0_hat = (z - (1 - ab[t]).sqrt() * eps) / ab[t].sqrt()
-        sigma = ddim_sigma(ab[t], ab[tp], eta)
-        z = ab[tp].sqrt() * z0_hat + (1 - ab[tp] - sigma ** 2).clamp(min=0).sqrt() * eps
+        z0_hat = (z - math.sqrt(1 - ab[t]) * eps) / math.sqrt(ab[t])
+        z = math.sqrt(ab[tp]) * z0_hat + math.sqrt(max(1 - ab[tp] - sigma ** 2, 0.0)) * eps
         if eta > 0 and tp > 0: z = z + sigma * _randn(z.shape, generator, z.device, z.dtype)
         traj.append(z0_hat)
     return (z, traj) if return_trajectory else z

@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_models.ipynb #b5042479
 from __future__ import annotations
-import math
+import math, warnings
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import Config
 from .backbones import build_backbone
@@ -192,12 +192,14 @@ class AVSModel(nn.Module):
 
     def cavp_term(self, batch, G, V, a, y, T):
         """CAVP's pairing loss on the stride-4 fused features: the audio is permuted within the batch (per clip); a
-        frame whose clip's category differs from the donor's becomes a 'silent object' (all background)."""
+        frame whose clip's category differs from the donor's becomes a 'silent object' (all background). A clip
+        without a category (AVSBench's MS3 has none) is its own class. A class is kept if it covers
+        `cfg.cavp_min_pixels` grid pixels in the batch; a warning says when none does (loss 0)."""
         B = batch['frames'].shape[0]
         perm = torch.roll(torch.arange(B), 1) if B > 1 else torch.arange(B)
         a_sh = a.view(B, T, -1)[perm].flatten(0, 1)
         g_sh = self.tpavi[0](V[0], a_sh, T)
-        cats = batch.get('category', [''] * B)
+        cats = [c if c else f'#clip{i}' for i, c in enumerate(batch.get('category', [''] * B))]   # '' = unknown
         ids = {c: i + 1 for i, c in enumerate(sorted(set(cats)))}
         cls = torch.tensor([ids[c] for c in cats], device=a.device).repeat_interleave(T)
         h, w = G[0].shape[-2:]
@@ -207,7 +209,12 @@ class AVSModel(nn.Module):
         lab_sh = torch.where(same[:, None, None], lab, torch.zeros_like(lab))
         valid = batch['valid'].flatten().bool()
         lab = torch.where(valid[:, None, None], lab, torch.full_like(lab, 255))
-        return cavp_loss(G[0], g_sh, lab, lab_sh, tau=0.1)
+        n = self.cfg.cavp_min_pixels
+        loss = cavp_loss(G[0], g_sh, lab, lab_sh, tau=0.1, min_pixels=n)
+        if float(loss.detach()) == 0.0:
+            warnings.warn(f"CAVP loss is 0 in this batch: no class covers cavp_min_pixels={n} pixels of the {h}x{w} "
+                          f"feature grid (lower `cavp_min_pixels`)")
+        return loss
 
 def build_model(cfg: Config) -> AVSModel:
     "The model `cfg.method` describes."

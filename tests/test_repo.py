@@ -31,6 +31,17 @@ def test_experiment_notebooks_have_parameters_and_no_exports():
         assert any('parameters' in c.get('metadata', {}).get('tags', []) for c in cells), f'{p.name}: no parameters cell'
         assert not any(''.join(c['source']).lstrip().startswith('#| export') for c in cells), f'{p.name}: must not export'
 
+def test_papermill_sees_every_parameter():
+    "papermill skips a parameters-cell line with two '=' (e.g. one in the comment): such a parameter could not be set."
+    import papermill as pm
+    for name in EXPERIMENTS:
+        p = ROOT / 'nbs' / f'{name}.ipynb'
+        if not p.exists(): continue
+        cell = next(c for c in _nb(p)['cells'] if 'parameters' in c.get('metadata', {}).get('tags', []))
+        assigned = re.findall(r'^(\w+)\s*=', ''.join(cell['source']), re.M)
+        seen = set(pm.inspect_notebook(str(p)))
+        assert set(assigned) <= seen, f'{p.name}: papermill cannot set {sorted(set(assigned) - seen)}'
+
 def test_settings_keep_papermill_tags():
     ini = (ROOT / 'settings.ini').read_text()
     assert re.search(r'^allowed_cell_metadata_keys\s*=\s*tags\s*$', ini, re.M)
