@@ -20,13 +20,14 @@ __all__ = ['ED', 'CVAE', 'LDM', 'CLCLDM', 'FROM_S4', 'GRID', 'CLAIMS', 'TRAIN_SI
            'SWAP_CLAIMS', 'MI_VERSION', 'MI_SEED_STD', 'SIZE_BINS', 'SIZE_LABELS', 'FAILURE_KINDS', 'REPORT_NOTEBOOKS',
            'METHODS', 'run_summary', 'show_run', 'Row', 'GridEntry', 'grid_configs', 'is_finished', 'set_aside_stale',
            'train_notebook', 'notebook_parameters', 'papermill_parameters', 'run_grid', 'fabricate_run', 'collect',
-           'summarise', 'compare', 'claim_verdict', 'setup_text', 'claim_results', 'table_markdown', 'table_figure',
-           'save_figure', 'save_text', 'render_tables', 'open_run', 'load_predictions', 'subset_clips', 'subset_feats',
-           'read_instance_mask', 'instance_masks', 'denormalise', 'tiny_benchmark', 'demo_grid', 'swap_pairs',
-           'audio_swap', 'describe', 'audio_dependence', 'mi_cap', 'mi_bound', 'mi_analysis', 'clip_scores',
-           'pick_clips', 'qualitative_grid', 'ddim_trajectory', 'training_curves', 'failure_kind', 'frame_table',
-           'failure_breakdown', 'df_markdown', 'worst_clips', 'plot_overlays', 'notebook_grid', 'pick_runs',
-           'figure_report', 'failure_report', 'show', 'run_seconds', 'write_index', 'run_notebooks', 'main']
+           'summarise', 'compare', 'claim_verdict', 'setup_text', 'claim_results', 'table_markdown', 'verdict_lines',
+           'write_analysis', 'table_figure', 'save_figure', 'save_text', 'render_tables', 'open_run',
+           'load_predictions', 'subset_clips', 'subset_feats', 'read_instance_mask', 'instance_masks', 'denormalise',
+           'tiny_benchmark', 'demo_grid', 'swap_pairs', 'audio_swap', 'describe', 'audio_dependence', 'mi_cap',
+           'mi_bound', 'mi_analysis', 'clip_scores', 'pick_clips', 'qualitative_grid', 'ddim_trajectory',
+           'training_curves', 'failure_kind', 'frame_table', 'failure_breakdown', 'df_markdown', 'worst_clips',
+           'plot_overlays', 'notebook_grid', 'pick_runs', 'figure_report', 'failure_report', 'show', 'run_seconds',
+           'write_index', 'run_notebooks', 'main']
 
 # %% ../nbs/14_report.ipynb #a645ebc7
 def run_summary(run) -> dict:
@@ -479,6 +480,20 @@ VERDICT_RULE = ("Verdict rule (mIoU): for each pair A > B, d = mean(A) − mean(
                 "s = {seed_std:g} mIoU points (the seed-to-seed std measured for this run size). A chain holds if every "
                 "pair holds and fails if any pair fails.")
 
+def verdict_lines(verdicts: list, header: str, unit: str, rule: str) -> list:
+    "Markdown lines for single-comparison verdicts (audio swap, MI): a table of d and threshold, then the rule."
+    if not verdicts: return []
+    return (['', f'| {header} | subset | verdict | details |', '|---|---|---|---|'] +
+            [f"| {v['claim']} | {v['subset']} | **{v['verdict']}** | d = {v['diff']:+.3f}{unit} (threshold {v['threshold']:.3f}, "
+             f"{v['basis']}) |" for v in verdicts] + ['', rule])
+
+def write_analysis(out: Path, stem: str, lines: list, runs: pd.DataFrame, summary: pd.DataFrame, verdicts: list) -> Path:
+    "`<stem>.md` from `lines` and `<stem>.json` with the per-run rows, the summary and the verdicts; returns the .md path."
+    md = save_text('\n'.join(lines) + '\n', out / f'{stem}.md')
+    save_json(dict(runs=runs.replace({np.nan: None}).to_dict('records'), summary=summary.replace({np.nan: None}).to_dict('records'),
+                   verdicts=verdicts), out / f'{stem}.json')
+    return md
+
 def table_figure(key: str, results: pd.DataFrame, path=None):
     "Bar chart of this kit's J per row (mean ± std, dots = seeds) with the paper's J as markers, one panel per subset."
     import matplotlib.pyplot as plt
@@ -794,15 +809,10 @@ def audio_dependence(results: pd.DataFrame, out='reports/audio', max_clips: int 
         for a, b, text in SWAP_CLAIMS:
             if (d.method == a).any() and (d.method == b).any():
                 verdicts.append(dict(subset=s, claim=text, **compare(d[d.method == a].dependence, d[d.method == b].dependence, seed_std)))
-    if verdicts:
-        lines += ['', '| claim (on dependence) | subset | verdict | details |', '|---|---|---|---|']
-        lines += [f"| {v['claim']} | {v['subset']} | **{v['verdict']}** | d = {v['diff']:+.3f} (threshold {v['threshold']:.3f}, "
-                  f"{v['basis']}) |" for v in verdicts]
-        lines += ['', f'Rule as for the tables (2 standard errors over seeds); with fewer than 2 seeds the seed std of '
-                      f'`dependence` is taken as {seed_std:g} (measured for this run size).']
-    md = save_text('\n'.join(lines) + '\n', out / 'audio_swap.md')
-    save_json(dict(runs=df.replace({np.nan: None}).to_dict('records'), summary=agg.replace({np.nan: None}).to_dict('records'),
-                   verdicts=verdicts), out / 'audio_swap.json')
+    lines += verdict_lines(verdicts, 'claim (on dependence)', '',
+                           f'Rule as for the tables (2 standard errors over seeds); with fewer than 2 seeds the seed std '
+                           f'of `dependence` is taken as {seed_std:g} (measured for this run size).')
+    md = write_analysis(out, 'audio_swap', lines, df, agg, verdicts)
     subsets = list(dict.fromkeys(agg.subset))
     fig, axes = plt.subplots(2, len(subsets), figsize=(2 + 0.9 * agg.method.nunique() * len(subsets), 6), squeeze=False)
     for j, s in enumerate(subsets):
@@ -902,15 +912,10 @@ def mi_analysis(results: pd.DataFrame, out='reports/mi', batch: int = 64, seed_s
     for _, a in agg.iterrows():
         pm_ = lambda c, d: f"{a[c]:.{d}f}" + (f" ± {a[c + '_std']:.{d}f}" if a.n > 1 else '')
         lines.append(f"| {a.subset} | {a.lam:g} | {pm_('mi', 3)} | {pm_('loss', 3)} | {pm_('J', 2)} | {int(a.n)} |")
-    if verdicts:
-        lines += ['', '| claim | subset | verdict | details |', '|---|---|---|---|']
-        lines += [f"| {v['claim']} | {v['subset']} | **{v['verdict']}** | d = {v['diff']:+.3f} nats (threshold {v['threshold']:.3f}, "
-                  f"{v['basis']}) |" for v in verdicts]
-        lines += ['', f'Rule as for the tables (2 standard errors), on the bound in nats; with fewer than 2 seeds the '
-                      f'seed std is taken as {seed_std:g} nats (measured for this run size).']
-    md = save_text('\n'.join(lines) + '\n', out / 'mi.md')
-    save_json(dict(runs=df.replace({np.nan: None}).to_dict('records'), summary=agg.replace({np.nan: None}).to_dict('records'),
-                   verdicts=verdicts), out / 'mi.json')
+    lines += verdict_lines(verdicts, 'claim', ' nats',
+                           f'Rule as for the tables (2 standard errors), on the bound in nats; with fewer than 2 seeds the '
+                           f'seed std is taken as {seed_std:g} nats (measured for this run size).')
+    md = write_analysis(out, 'mi', lines, df, agg, verdicts)
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
     for s, d in agg.groupby('subset', sort=False):
         x = d.lam.replace(0, 1e-3)
