@@ -26,6 +26,9 @@ CHOICES = dict(
     audio_encoder=('light', 'vggish'),
     decoder_latent=('sample', 'posterior'),
     amp=('none', 'bf16', 'fp16'),
+    audio_feature=('encoder', 'oracle', 'silent'),
+    phi_objective=('ae', 'none'),
+    lr_schedule=('constant', 'cosine'),
 )
 
 class ConfigError(ValueError):
@@ -48,7 +51,9 @@ class Config:
     backbone: str = 'efficientnet_lite0'
     backbone_weights: str = ''         # local weights file for resnet50 / pvt_v2_b5 ('' -> random init, with a warning)
     audio_encoder: str = 'light'       # light (small CNN from scratch) | vggish (VGGish architecture)
-    audio_weights: str = ''            # local VGGish state dict ('' -> trained from scratch / random)
+    audio_weights: str = ''            # '' (trained from scratch) | a local state dict | 'bank' (pretrained by the kit, 05b)
+    freeze_audio: bool = True          # an encoder loaded from weights stays frozen, as the paper's VGGish
+    audio_feature: str = 'encoder'     # encoder | oracle (learned embedding of the sounding classes) | silent (zeros): controls
     preset: str = 'cpu'
     epochs: int = 10
     batch_size: int = 16               # clips per step (each clip has num_frames frames)
@@ -71,6 +76,13 @@ class Config:
     decoder_latent: str = 'sample'     # latent fed to the decoder in training (paper silent): sample (DDIM) | posterior E_phi(y)
     detach_latent: bool = True         # z0 enters L_simple detached, so E_phi is not trained to shrink (paper silent)
     kl_weight: float = 1.0             # CVAE only
+    phi_objective: str = 'ae'          # how E_phi learns in every row (paper silent): ae (mask autoencoder) | none (contrastive only)
+    lambda_ae: float = 1.0             # weight of the mask-autoencoder term (phi_objective='ae')
+    audio_aug: bool = False            # training-time audio augmentation (05a_augment)
+    image_aug: bool = False            # training-time frame/mask augmentation (05a_augment)
+    aug_views: int = 4                 # augmented copies per training clip when features are cached (audio_aug/image_aug)
+    lr_schedule: str = 'constant'      # constant (paper) | cosine (linear warm-up, then cosine decay to 0)
+    warmup_frac: float = 0.05          # share of the steps spent warming up (lr_schedule='cosine')
     max_train_clips: int = 0           # 0 = all; >0 keeps the first N (quick runs, tests)
     max_test_clips: int = 0
     amp: str = 'none'                  # none | bf16 (CPU or CUDA autocast) | fp16 (CUDA AMP)
@@ -99,8 +111,9 @@ class Config:
         for name in ['lr', 'tau']:
             if not getattr(self, name) > 0: raise ConfigError(name, getattr(self, name), "must be > 0")
         for name in ['lambda_diffusion', 'lambda_contrastive', 'kl_weight', 'ddim_eta', 'max_train_clips',
-                     'max_test_clips', 'num_workers']:
+                     'max_test_clips', 'num_workers', 'lambda_ae', 'aug_views']:
             if getattr(self, name) < 0: raise ConfigError(name, getattr(self, name), "must be >= 0")
+        if not 0 <= self.warmup_frac < 1: raise ConfigError('warmup_frac', self.warmup_frac, "must be in [0, 1)")
         if self.ddim_steps > self.diffusion_steps:
             raise ConfigError('ddim_steps', self.ddim_steps, f"must be <= diffusion_steps ({self.diffusion_steps})")
         if self.img_size % 32: raise ConfigError('img_size', self.img_size, "must be a multiple of 32 (stride-32 features)")

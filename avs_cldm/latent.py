@@ -9,7 +9,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['CONDITIONS', 'GTEncoder', 'ConditionEncoder', 'LatentExpander']
+__all__ = ['CONDITIONS', 'GTEncoder', 'MaskDecoder', 'mask_ae_loss', 'ConditionEncoder', 'LatentExpander']
 
 # %% ../nbs/08_latent.ipynb #8a20e3b6
 class GTEncoder(nn.Module):
@@ -21,12 +21,13 @@ class GTEncoder(nn.Module):
                  channels: tuple = (16, 32, 64, 64, 64),  # output channels of the 5 convs (paper)
                  hidden: int = 512,                    # width of the first FC (paper silent)
                  pool_to: int | None = None,           # None: flatten the exact (img_size/32)^2 map; k: avg-pool to k x k first
-                 negative_slope: float = 0.01):        # LeakyReLU slope (PyTorch default, as ECMVAE)
+                 negative_slope: float = 0.01,         # LeakyReLU slope (PyTorch default, as ECMVAE)
+                 normalize: bool = False):             # standardise each latent over its D entries (see below)
         super().__init__()
         if img_size <= 0 or img_size % 32:
             raise ValueError(f"GTEncoder img_size={img_size} must be a positive multiple of 32 (5 stride-2 convs)")
         if len(channels) != 5: raise ValueError(f"GTEncoder channels={channels} must list 5 conv widths")
-        self.latent_dim, self.img_size, self.in_channels = latent_dim, img_size, in_channels
+        self.latent_dim, self.img_size, self.in_channels, self.normalize = latent_dim, img_size, in_channels, normalize
         layers, c_in = [], in_channels
         for c in channels:
             layers += [nn.Conv2d(c_in, c, 4, stride=2, padding=1), nn.BatchNorm2d(c), nn.LeakyReLU(negative_slope)]
@@ -44,7 +45,44 @@ class GTEncoder(nn.Module):
             raise ValueError(f"{type(self).__name__}: input has shape {tuple(y.shape)}, expected [N, {want[0]}, {want[1]}, {want[2]}]"
                              f" (in_channels={self.in_channels}, img_size={self.img_size})")
         if not y.is_floating_point(): y = y.float()
-        return self.fc(self.pool(self.convs(y)).flatten(1))
+        z = self.fc(self.pool(self.convs(y)).flatten(1))
+        return F.layer_norm(z, (self.latent_dim,)) if self.normalize else z
+
+# %% ../nbs/08_latent.ipynb #ced819a2
+class MaskDecoder(nn.Module):
+    "R: latent z [N, D] -> mask logits [N, out_channels, out_size, out_size] (FC to 4x4, transposed convs x2 each)."
+    def __init__(self,
+                 latent_dim: int = 24,        # D
+                 out_channels: int = 1,       # 1 (binary) or the number of classes (AVSS one-hot)
+                 out_size: int = 32,          # side of the reconstruction; a power of 2, >= 8
+                 width: int = 64,             # channels of the 4x4 map
+                 negative_slope: float = 0.01):
+        super().__init__()
+        if out_size < 8 or out_size & (out_size - 1): raise ValueError(f"MaskDecoder out_size={out_size} must be a power of 2 >= 8")
+        self.latent_dim, self.out_channels, self.out_size, self.width = latent_dim, out_channels, out_size, width
+        self.fc = nn.Sequential(nn.Linear(latent_dim, width * 16), nn.LeakyReLU(negative_slope))
+        layers, c, s = [], width, 4
+        while s < out_size:
+            c2 = max(16, c // 2)
+            layers += [nn.ConvTranspose2d(c, c2, 4, stride=2, padding=1), nn.BatchNorm2d(c2), nn.LeakyReLU(negative_slope)]
+            c, s = c2, 2 * s
+        self.up = nn.Sequential(*layers)
+        self.out = nn.Conv2d(c, out_channels, 3, padding=1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"MaskDecoder: z has shape {tuple(z.shape)}, expected [N, {self.latent_dim}]")
+        return self.out(self.up(self.fc(z).view(-1, self.width, 4, 4)))
+
+def mask_ae_loss(recon: torch.Tensor, # R(z0): logits [N, K, s, s]
+                 y: torch.Tensor,     # ground truth [N, 1, H, W] binary or [N, K, H, W] one-hot, H a multiple of s
+                ) -> torch.Tensor:
+    "L_ae: BCE (K = 1) or soft-target cross-entropy (K > 1) of R(z0) against the area-downsampled ground truth."
+    if recon.ndim != 4 or y.ndim != 4 or recon.shape[:2] != y.shape[:2]:
+        raise ValueError(f"mask_ae_loss: recon {tuple(recon.shape)} and y {tuple(y.shape)} must agree in [N, K]")
+    t = F.adaptive_avg_pool2d(y.float(), recon.shape[-2:])
+    if recon.shape[1] == 1: return F.binary_cross_entropy_with_logits(recon.float(), t)
+    return F.cross_entropy(recon.float(), t)
 
 # %% ../nbs/08_latent.ipynb #dc20e98f
 CONDITIONS = ('none', 'audio', 'visual', 'audio_visual')

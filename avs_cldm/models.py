@@ -5,19 +5,21 @@
 # %% ../nbs/12_models.ipynb #b5042479
 from __future__ import annotations
 import math, warnings
+from dataclasses import dataclass
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import Config
 from .backbones import build_backbone
 from .audio import build_audio_encoder
 from .fusion import Neck, TPAVI
 from .decoder import PanopticFPNDecoder
-from .latent import GTEncoder, ConditionEncoder, LatentExpander
+from .latent import GTEncoder, ConditionEncoder, LatentExpander, MaskDecoder, mask_ae_loss
 from .diffusion import LatentDiffusion
 from .contrastive import info_nce, cavp_loss, bcl_loss
 
 # %% auto #0
-__all__ = ['GaussianHead', 'gaussian_kl', 'num_classes', 'audio_channels', 'AVSModel', 'build_model', 'dummy_batch',
-           'count_parameters', 'latent_parameter_counts']
+__all__ = ['ORACLE_CLASSES', 'LATENT_HEADS', 'CONTRASTIVE_TERMS', 'GaussianHead', 'gaussian_kl', 'num_classes', 'audio_channels',
+           'Encoded', 'NoLatent', 'CVAEHead', 'DiffusionHead', 'register_contrastive', 'InfoNCETerm', 'BCLTerm',
+           'CAVPTerm', 'AVSModel', 'build_model', 'dummy_batch', 'count_parameters', 'latent_parameter_counts']
 
 # %% ../nbs/12_models.ipynb #e21645c2
 class GaussianHead(nn.Module):
@@ -34,6 +36,8 @@ def gaussian_kl(mu_q, logvar_q, mu_p, logvar_p):
     return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1).sum(-1)
 
 # %% ../nbs/12_models.ipynb #120167fa
+ORACLE_CLASSES = 70   # the most classes a composed benchmark can have (AVSS: 70 + background)
+
 def num_classes(subset: str) -> int:
     "Output channels: 71 AVSS classes (70 + background), else 1 binary foreground logit."
     return 71 if subset == 'AVSS' else 1
@@ -42,38 +46,173 @@ def audio_channels(subset: str) -> int:
     "MSMI keeps the stereo channels (panning tells which instance sounds); the rest is mono as in AVSBench."
     return 2 if subset == 'MSMI' else 1
 
-class AVSModel(nn.Module):
-    "E-D / CVAE / CL-CLDM for audio-visual segmentation; `forward` returns logits and, in training, the losses of Eq. 12."
-    def __init__(self, cfg: Config):
+@dataclass
+class Encoded:
+    "What `AVSModel.encode` hands the latent head and the losses (N = B·T frames)."
+    G: list                  # fused features G1..G4, each [N, C, h, w]
+    V: list                  # neck outputs V1..V4 (before TPAVI)
+    a: torch.Tensor          # audio feature A [N, audio_dim]
+    frames: torch.Tensor     # frames [N, 3, H, W]
+    B: int
+    T: int
+
+def _audio_file(cfg: Config, override: str = '') -> str:
+    "The weights file the audio encoder is built from: `override`, else cfg.audio_weights unless it is '' or 'bank'."
+    if override: return override
+    return '' if cfg.audio_weights in ('', 'bank') else cfg.audio_weights
+
+# %% ../nbs/12_models.ipynb #ab57c96f
+class NoLatent(nn.Module):
+    "E-D (AVSBench's TPAVI model): no latent, G4 goes straight to the decoder."
+    def __init__(self, cfg: Config, channels: int, audio_dim: int, n_cls: int): super().__init__()
+    def forward(self, model, enc, y, valid, sel, generator=None, ddim_steps=None, return_trajectory=False):
+        return None, {}, {}
+
+class _PhiMixin:
+    "E_φ (the ground-truth encoder) and, with phi_objective='ae', its mask decoder R."
+    def _build_phi(self, cfg, n_cls, latent_size):
+        gt_in = n_cls if n_cls > 1 else 1
+        self.phi_ae = cfg.phi_objective == 'ae'
+        self.gt_encoder = GTEncoder(cfg.latent_dim, latent_size, in_channels=gt_in, normalize=self.phi_ae)
+        if self.phi_ae: self.gt_decoder = MaskDecoder(cfg.latent_dim, gt_in, out_size=min(32, latent_size))
+
+    def phi_terms(self, model, y):
+        "z0 = E_φ(y) for the given ground truth [n, K, H, W], and {'ae': L_ae} when the autoencoder is on."
+        ys = model.to_latent_size(y, 'area')
+        z0 = self.gt_encoder(ys)
+        return z0, ({'ae': mask_ae_loss(self.gt_decoder(z0), ys)} if self.phi_ae else {})
+
+class CVAEHead(_PhiMixin, nn.Module):
+    "The CVAE baseline (Fig. 3): prior p(z | G4), posterior q(z | G4, E_φ(y)); KL in training, z = μ_prior at test."
+    def __init__(self, cfg: Config, channels: int, audio_dim: int, n_cls: int):
         super().__init__()
-        self.cfg, C, D = cfg, cfg.head_channels, cfg.latent_dim
+        self._build_phi(cfg, n_cls, cfg.latent_img_size or cfg.img_size)
+        self.prior = GaussianHead(channels, cfg.latent_dim)
+        self.posterior = GaussianHead(channels + cfg.latent_dim, cfg.latent_dim)
+
+    def forward(self, model, enc, y, valid, sel, generator=None, ddim_steps=None, return_trajectory=False):
+        pooled = enc.G[3][sel].mean((2, 3))
+        mu_p, lv_p = self.prior(pooled)
+        if y is None: return mu_p, {}, dict(zhat=mu_p)
+        zy, losses = self.phi_terms(model, y[sel])                 # in training every selected frame is supervised
+        mu_q, lv_q = self.posterior(torch.cat([pooled, zy], 1))
+        z = mu_q + (0.5 * lv_q).exp() * torch.randn_like(mu_q)
+        losses['kl'] = gaussian_kl(mu_q, lv_q, mu_p, lv_p).mean()
+        return z, losses, dict(zhat=z)
+
+class DiffusionHead(_PhiMixin, nn.Module):
+    "CL-CLDM's latent (Sec. III-A/B): c = E_ψ(x_v, x_a), z0 = E_φ(y), L_simple in training, ẑ0 by DDIM for the decoder."
+    def __init__(self, cfg: Config, channels: int, audio_dim: int, n_cls: int):
+        super().__init__()
+        self.cfg, size = cfg, cfg.latent_img_size or cfg.img_size
+        self._build_phi(cfg, n_cls, size)
+        self.cond_encoder = ConditionEncoder(cfg.latent_dim, size, audio_dim, condition=cfg.condition)
+        self.diffusion = LatentDiffusion(cfg.latent_dim, cond_dim=cfg.latent_dim if cfg.condition != 'none' else 0,
+                                         K=cfg.diffusion_steps, hidden=cfg.eps_hidden)
+
+    def condition(self, model, frames, a):
+        "c = E_ψ(x_v, x_a) (Sec. III-B), or None for the unconditional model of Table III."
+        return self.cond_encoder(model.to_latent_size(frames), a)
+
+    def sample(self, c, n, steps=None, generator=None, return_trajectory=False):
+        "ẑ0 ~ p_θ(z0 | c) by DDIM (Eq. 8) with `ddim_steps` steps."
+        return self.diffusion.sample(c, n=n, steps=steps or self.cfg.ddim_steps, eta=self.cfg.ddim_eta,
+                                     generator=generator, return_trajectory=return_trajectory)
+
+    def forward(self, model, enc, y, valid, sel, generator=None, ddim_steps=None, return_trajectory=False):
+        cfg, n = self.cfg, int(sel.sum())
+        c = self.condition(model, enc.frames[sel], enc.a[sel])
+        if y is None:                                               # test time: DDIM from N(0, I) given c
+            res = self.sample(c, n, ddim_steps, generator, return_trajectory)
+            z, traj = res if return_trajectory else (res, None)
+            return z, {}, dict(c=c, zhat=z, **({'trajectory': traj} if traj is not None else {}))
+        z0, losses = self.phi_terms(model, y[sel])
+        losses['diffusion'] = self.diffusion.loss(z0.detach() if cfg.detach_latent else z0, c)
+        with torch.no_grad(): z = self.sample(c, n, ddim_steps, generator)
+        if cfg.decoder_latent == 'posterior': z = z0
+        return z, losses, dict(c=c, z0=z0, zhat=z)
+
+LATENT_HEADS = dict(ed=NoLatent, cvae=CVAEHead, cldm=DiffusionHead)
+
+# %% ../nbs/12_models.ipynb #38ccf290
+CONTRASTIVE_TERMS = {}
+
+def register_contrastive(name):
+    "Decorator: register a builder `(cfg, channels, audio_dim) -> nn.Module` for `Config.contrastive == name`."
+    def deco(builder): CONTRASTIVE_TERMS[name] = builder; return builder
+    return deco
+
+@register_contrastive('infonce')
+class InfoNCETerm(nn.Module):
+    "Eq. 10 between the valid frames' c and z0 (τ = cfg.tau)."
+    def __init__(self, cfg, channels, audio_dim): super().__init__(); self.tau = cfg.tau
+    def forward(self, model, enc, batch, y, valid, extras):
+        if extras.get('c') is None or 'z0' not in extras: return None
+        return info_nce(extras['c'], extras['z0'], tau=self.tau)
+
+@register_contrastive('bcl')
+class BCLTerm(nn.Module):
+    "CCFormer-style bi-modal contrast of the audio feature before fusion and the pooled G4 after it (10_contrastive)."
+    def __init__(self, cfg, channels, audio_dim):
+        super().__init__()
+        self.before = nn.Sequential(nn.Linear(audio_dim, 128), nn.ReLU(), nn.Linear(128, 128))
+        self.after = nn.Sequential(nn.Linear(channels, 128), nn.ReLU(), nn.Linear(128, 128))
+    def forward(self, model, enc, batch, y, valid, extras):
+        B, T = enc.B, enc.T
+        return bcl_loss(self.before(enc.a).view(B, T, -1), self.after(enc.G[3].mean((2, 3))).view(B, T, -1))
+
+@register_contrastive('cavp')
+class CAVPTerm(nn.Module):
+    """CAVP's pairing loss on the stride-4 fused features: the audio is permuted within the batch (per clip); a
+    frame whose clip's category differs from the donor's becomes a 'silent object' (all background). A clip
+    without a category (AVSBench's MS3 has none) is its own class. A class is kept if it covers
+    `cfg.cavp_min_pixels` grid pixels in the batch; a warning says when none does (loss 0)."""
+    def __init__(self, cfg, channels, audio_dim): super().__init__(); self.min_pixels = cfg.cavp_min_pixels
+    def forward(self, model, enc, batch, y, valid, extras):
+        B, T, a, G = enc.B, enc.T, enc.a, enc.G
+        perm = torch.roll(torch.arange(B), 1) if B > 1 else torch.arange(B)
+        g_sh = model.tpavi[0](enc.V[0], a.view(B, T, -1)[perm].flatten(0, 1), T)
+        cats = [c if c else f'#clip{i}' for i, c in enumerate(batch.get('category', [''] * B))]   # '' = unknown
+        ids = {c: i + 1 for i, c in enumerate(sorted(set(cats)))}
+        cls = torch.tensor([ids[c] for c in cats], device=a.device).repeat_interleave(T)
+        h, w = G[0].shape[-2:]
+        fg = F.interpolate(y[:, :1] if model.n_cls == 1 else 1 - y[:, :1], size=(h, w), mode='nearest')[:, 0] > 0.5
+        lab = torch.where(fg, cls[:, None, None], torch.zeros_like(cls)[:, None, None])
+        same = torch.tensor([cats[i] == cats[perm[i]] for i in range(B)], device=a.device).repeat_interleave(T)
+        lab_sh = torch.where(same[:, None, None], lab, torch.zeros_like(lab))
+        lab = torch.where(valid[:, None, None], lab, torch.full_like(lab, 255))
+        loss = cavp_loss(G[0], g_sh, lab, lab_sh, tau=0.1, min_pixels=self.min_pixels)
+        if float(loss.detach()) == 0.0:
+            warnings.warn(f"CAVP loss is 0 in this batch: no class covers cavp_min_pixels={self.min_pixels} pixels of "
+                          f"the {h}x{w} feature grid (lower `cavp_min_pixels`)")
+        return loss
+
+# %% ../nbs/12_models.ipynb #8b77d10d
+class AVSModel(nn.Module):
+    "E-D / CVAE / CL-CLDM for audio-visual segmentation: encode → latent head → decode → losses of Eq. 12."
+    def __init__(self, cfg: Config, audio_weights: str = ''):   # audio_weights: resolved file for cfg.audio_weights='bank'
+        super().__init__()
+        self.cfg, C = cfg, cfg.head_channels
         self.n_cls = num_classes(cfg.subset)
         self.backbone = build_backbone(cfg.backbone, cfg.backbone_weights)
         if cfg.freeze_backbone:
             for p in self.backbone.parameters(): p.requires_grad_(False)
         self.audio_encoder = build_audio_encoder(cfg.audio_encoder, in_channels=audio_channels(cfg.subset),
-                                                 weights=cfg.audio_weights)
-        self.frozen_audio = cfg.audio_encoder == 'vggish' and bool(cfg.audio_weights)
-        if self.frozen_audio:   # "fed it to the frozen VGGish" (Sec. III-C): pretrained VGGish stays fixed
+                                                 weights=_audio_file(cfg, audio_weights))
+        self.audio_dim = self.audio_encoder.out_dim
+        # "fed it to the frozen VGGish" (Sec. III-C): an encoder given weights stays fixed (cfg.freeze_audio)
+        self.frozen_audio = bool(cfg.audio_weights) and cfg.freeze_audio
+        if self.frozen_audio:
             for p in self.audio_encoder.parameters(): p.requires_grad_(False)
+        if cfg.audio_feature == 'oracle': self.oracle = nn.Linear(ORACLE_CLASSES, self.audio_dim, bias=False)
         self.neck = Neck(list(self.backbone.channels), C)
-        self.tpavi = nn.ModuleList([TPAVI(C, 128) for _ in range(4)])
+        self.tpavi = nn.ModuleList([TPAVI(C, self.audio_dim) for _ in range(4)])
         self.decoder = PanopticFPNDecoder(C, self.n_cls)
-        gt_in = self.n_cls if self.n_cls > 1 else 1
         self.latent_size = cfg.latent_img_size or cfg.img_size
-        if cfg.method in ('cldm', 'cvae'):
-            self.expander = LatentExpander(C, D)
-            self.gt_encoder = GTEncoder(D, self.latent_size, in_channels=gt_in)
-        if cfg.method == 'cldm':
-            self.cond_encoder = ConditionEncoder(D, self.latent_size, 128, condition=cfg.condition)
-            self.diffusion = LatentDiffusion(D, cond_dim=D if cfg.condition != 'none' else 0,
-                                             K=cfg.diffusion_steps, hidden=cfg.eps_hidden)
-        if cfg.method == 'cvae':
-            self.prior = GaussianHead(C, D)
-            self.posterior = GaussianHead(C + D, D)
-        if cfg.contrastive == 'bcl':   # projections into the shared space of CCFormer's bi-modal contrast
-            self.bcl_before = nn.Sequential(nn.Linear(128, 128), nn.ReLU(), nn.Linear(128, 128))
-            self.bcl_after = nn.Sequential(nn.Linear(C, 128), nn.ReLU(), nn.Linear(128, 128))
+        self.head = LATENT_HEADS[cfg.method](cfg, C, self.audio_dim, self.n_cls)
+        if cfg.method != 'ed': self.expander = LatentExpander(C, cfg.latent_dim)
+        build = CONTRASTIVE_TERMS.get(cfg.contrastive)
+        self.contrastive = build(cfg, C, self.audio_dim) if build is not None else None
 
     def train(self, mode=True):
         super().train(mode)
@@ -81,30 +220,44 @@ class AVSModel(nn.Module):
         if self.frozen_audio: self.audio_encoder.eval()
         return self
 
-    # -- pieces -------------------------------------------------------------------------------------------
-    def target(self, batch):
-        "Ground truth as the decoder/E_φ see it: [N,1,H,W] float (binary) or [N,71,H,W] one-hot (AVSS); or None."
-        if self.n_cls > 1:
-            if 'labels' not in batch: return None
-            lab = batch['labels'].flatten(0, 1)
-            return F.one_hot(lab.clamp(0, self.n_cls - 1), self.n_cls).permute(0, 3, 1, 2).float()
-        return batch['masks'].flatten(0, 1).float() if 'masks' in batch else None
+    # the parts, under the names the rest of the kit (and the paper's figure) uses
+    @property
+    def gt_encoder(self): return self.head.gt_encoder          # E_φ
+    @property
+    def cond_encoder(self): return self.head.cond_encoder      # E_ψ
+    @property
+    def diffusion(self): return self.head.diffusion            # ε_θ and its schedule
 
-    def encode(self, batch, feats=None):
-        "The deterministic path: (G1..G4, audio features A [N,128], frames [N,3,H,W], neck outputs V1..V4)."
+    # -- 1. encode ----------------------------------------------------------------------------------------------
+    def audio_feature(self, batch) -> torch.Tensor:
+        "A [N, audio_dim]: the encoder's (or its cached `audio_emb`), or the oracle / silent control."
+        B, T = batch['frames'].shape[:2]
+        kind = self.cfg.audio_feature
+        if kind == 'silent': return batch['frames'].new_zeros(B * T, self.audio_dim)
+        if kind == 'oracle':
+            if 'sounding' not in batch:
+                raise ValueError("audio_feature='oracle' needs batch['sounding'] (per-frame sounding classes, "
+                                 "recorded only by the composed benchmark)")
+            return self.oracle(batch['sounding'].flatten(0, 1).float())
+        if 'audio_emb' in batch: return batch['audio_emb'].flatten(0, 1).float()
+        return self.audio_encoder(batch['mel'].flatten(0, 1))
+
+    def encode(self, batch, feats=None) -> Encoded:
+        "The deterministic path: G1..G4 = TPAVI(neck(backbone(frames)), A) (Sec. III-C)."
         frames = batch['frames'].flatten(0, 1)
         B, T = batch['frames'].shape[:2]
-        mel = batch['mel'].flatten(0, 1)
-        a = self.audio_encoder(mel)
+        a = self.audio_feature(batch)
         if feats is None:
             with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.freeze_backbone):
                 feats = self.backbone(frames)
         V = self.neck([f.float() for f in feats])
         G = [m(v, a, T) for m, v in zip(self.tpavi, V)]
-        return G, a, frames, V
+        return Encoded(G=G, V=V, a=a, frames=frames, B=B, T=T)
 
-    def decode(self, G, z, out_size):
-        "Panoptic-FPN decoding of {G1, G2, G3, G4'} with G4' = D_τ(G4, z) when a latent is used."
+    # -- 3. decode ----------------------------------------------------------------------------------------------
+    def decode(self, G, z, out_size, sel=None):
+        "Panoptic-FPN decoding of {G1, G2, G3, G4'} (G4' = D_τ(G4, z) with a latent) for the frames `sel` (default all)."
+        if sel is not None: G = [g[sel] for g in G]
         g4 = G[3] if z is None else self.expander(G[3], z)
         return self.decoder([G[0], G[1], G[2], g4], out_size)
 
@@ -114,111 +267,61 @@ class AVSModel(nn.Module):
         return F.interpolate(x, size=(self.latent_size, self.latent_size), mode=mode,
                              **({'align_corners': False} if mode == 'bilinear' else {}))
 
-    def encode_target(self, y):
-        "z0 = E_φ(y) (Sec. III-A)."
-        return self.gt_encoder(self.to_latent_size(y, 'area'))
+    def target(self, batch):
+        "Ground truth as the decoder/E_φ see it: [N,1,H,W] float (binary) or [N,71,H,W] one-hot (AVSS); or None."
+        if self.n_cls > 1:
+            if 'labels' not in batch: return None
+            lab = batch['labels'].flatten(0, 1)
+            return F.one_hot(lab.clamp(0, self.n_cls - 1), self.n_cls).permute(0, 3, 1, 2).float()
+        return batch['masks'].flatten(0, 1).float() if 'masks' in batch else None
 
-    def condition(self, frames, a):
-        "c = E_ψ(x_v, x_a) (Sec. III-B), or None for the unconditional model of Table III."
-        return self.cond_encoder(self.to_latent_size(frames), a)
-
-    def sample_latent(self, c, n, steps=None, generator=None, return_trajectory=False):
-        "ẑ0 ~ p_θ(z0 | c) by DDIM (Eq. 8) with `ddim_steps` steps."
-        steps = steps or self.cfg.ddim_steps
-        return self.diffusion.sample(c, n=n, steps=steps, eta=self.cfg.ddim_eta, generator=generator,
-                                     return_trajectory=return_trajectory)
-
-    # -- forward ------------------------------------------------------------------------------------------
+    # -- the whole -----------------------------------------------------------------------------------------------
     def forward(self, batch, feats=None, ddim_steps=None, generator=None, return_trajectory=False):
-        cfg = self.cfg
+        """`batch`: frames [B,T,3,H,W], mel [B,T,C,96,64] (or audio_emb [B,T,A]), masks/labels, valid [B,T].
+        Returns logits [B,T,K,H,W] and the head's latents; in training with ground truth also `losses` (Eq. 12,
+        with 'total'). In training only the supervised frames are decoded; the other frames' logits are 0."""
         B, T, _, H, W = batch['frames'].shape
-        G, a, frames, V = self.encode(batch, feats)
         N = B * T
+        enc = self.encode(batch, feats)
         y = self.target(batch)
-        valid = batch['valid'].flatten().bool() if 'valid' in batch else torch.ones(N, dtype=torch.bool, device=frames.device)
-        supervised = self.training and y is not None
-        out, losses, z = {}, {}, None
-        if cfg.method == 'cldm':
-            c = self.condition(frames, a)
-            out['c'] = c
-            if supervised and valid.any():
-                z0 = self.encode_target(y[valid])
-                cv = None if c is None else c[valid]
-                losses['diffusion'] = self.diffusion.loss(z0.detach() if cfg.detach_latent else z0, cv)
-                if cfg.contrastive == 'infonce' and c is not None:
-                    losses['contrastive'] = info_nce(cv, z0, tau=cfg.tau)
-                with torch.no_grad(): zs = self.sample_latent(c, N, ddim_steps, generator)
-                z = zs.clone()
-                if cfg.decoder_latent == 'posterior': z[valid] = z0
-                out['z0'] = z0
-            else:
-                res = self.sample_latent(c, N, ddim_steps, generator, return_trajectory)
-                z, traj = res if return_trajectory else (res, None)
-                if traj is not None:
-                    out['trajectory'] = [self.decode(G, zt, (H, W)).view(B, T, self.n_cls, H, W) for zt in traj]
-            out['zhat'] = z
-        elif cfg.method == 'cvae':
-            pooled = G[3].mean((2, 3))
-            mu_p, lv_p = self.prior(pooled)
-            if supervised and valid.any():
-                zy = self.encode_target(y)
-                mu_q, lv_q = self.posterior(torch.cat([pooled, zy], 1))
-                z_q = mu_q + (0.5 * lv_q).exp() * torch.randn_like(mu_q)
-                z = torch.where(valid[:, None], z_q, mu_p)
-                losses['kl'] = gaussian_kl(mu_q[valid], lv_q[valid], mu_p[valid], lv_p[valid]).mean()
-            else: z = mu_p
-            out['zhat'] = z
-        logits = self.decode(G, z, (H, W))
-        out['logits'] = logits.view(B, T, self.n_cls, H, W)
-        if supervised:
-            if valid.any():
-                losses['seg'] = self.seg_loss(logits[valid], y[valid], batch, valid)
-            else: losses['seg'] = logits.sum() * 0
-            if cfg.contrastive == 'bcl':
-                before = self.bcl_before(a).view(B, T, -1)
-                after = self.bcl_after(G[3].mean((2, 3))).view(B, T, -1)
-                losses['contrastive'] = bcl_loss(before, after)
-            if cfg.contrastive == 'cavp':
-                losses['contrastive'] = self.cavp_term(batch, G, V, a, y, T)
-            lam = dict(seg=1.0, diffusion=cfg.lambda_diffusion, contrastive=cfg.lambda_contrastive, kl=cfg.kl_weight)
+        valid = batch['valid'].flatten().bool() if 'valid' in batch else torch.ones(N, dtype=torch.bool, device=enc.frames.device)
+        supervised = self.training and y is not None and bool(valid.any())
+        sel = valid if supervised else torch.ones(N, dtype=torch.bool, device=valid.device)
+        z, losses, extras = self.head(self, enc, y if supervised else None, valid, sel, generator, ddim_steps,
+                                      return_trajectory and not supervised)
+        logits_sel = self.decode(enc.G, z, (H, W), None if sel.all() else sel)
+        if sel.all(): logits = logits_sel
+        else:
+            logits = logits_sel.new_zeros(N, *logits_sel.shape[1:])
+            logits[sel] = logits_sel
+        out = dict(logits=logits.view(B, T, self.n_cls, H, W), **{k: v for k, v in extras.items() if k != 'trajectory'})
+        if 'trajectory' in extras:
+            out['trajectory'] = [self.decode(enc.G, zt, (H, W)).view(B, T, self.n_cls, H, W) for zt in extras['trajectory']]
+        if self.training and y is not None:
+            losses['seg'] = self.seg_loss(logits_sel, y[sel]) if supervised else logits.sum() * 0
+            if self.contrastive is not None and supervised:
+                term = self.contrastive(self, enc, batch, y, valid, extras)
+                if term is not None: losses['contrastive'] = term
+            cfg = self.cfg
+            lam = dict(seg=1.0, diffusion=cfg.lambda_diffusion, contrastive=cfg.lambda_contrastive, kl=cfg.kl_weight,
+                       ae=cfg.lambda_ae)
             losses['total'] = sum(lam[k] * v for k, v in losses.items())
             out['losses'] = losses
         return out
 
-    def seg_loss(self, logits, y, batch, valid):
+    def seg_loss(self, logits, y):
         "BCE-with-logits for binary masks; cross-entropy over 71 classes for AVSS."
         if self.n_cls == 1: return F.binary_cross_entropy_with_logits(logits, y)
         return F.cross_entropy(logits, y.argmax(1))
 
-    def cavp_term(self, batch, G, V, a, y, T):
-        """CAVP's pairing loss on the stride-4 fused features: the audio is permuted within the batch (per clip); a
-        frame whose clip's category differs from the donor's becomes a 'silent object' (all background). A clip
-        without a category (AVSBench's MS3 has none) is its own class. A class is kept if it covers
-        `cfg.cavp_min_pixels` grid pixels in the batch; a warning says when none does (loss 0)."""
-        B = batch['frames'].shape[0]
-        perm = torch.roll(torch.arange(B), 1) if B > 1 else torch.arange(B)
-        a_sh = a.view(B, T, -1)[perm].flatten(0, 1)
-        g_sh = self.tpavi[0](V[0], a_sh, T)
-        cats = [c if c else f'#clip{i}' for i, c in enumerate(batch.get('category', [''] * B))]   # '' = unknown
-        ids = {c: i + 1 for i, c in enumerate(sorted(set(cats)))}
-        cls = torch.tensor([ids[c] for c in cats], device=a.device).repeat_interleave(T)
-        h, w = G[0].shape[-2:]
-        fg = F.interpolate(y[:, :1] if self.n_cls == 1 else 1 - y[:, :1], size=(h, w), mode='nearest')[:, 0] > 0.5
-        lab = torch.where(fg, cls[:, None, None], torch.zeros_like(cls)[:, None, None])
-        same = torch.tensor([cats[i] == cats[perm[i]] for i in range(B)], device=a.device).repeat_interleave(T)
-        lab_sh = torch.where(same[:, None, None], lab, torch.zeros_like(lab))
-        valid = batch['valid'].flatten().bool()
-        lab = torch.where(valid[:, None, None], lab, torch.full_like(lab, 255))
-        n = self.cfg.cavp_min_pixels
-        loss = cavp_loss(G[0], g_sh, lab, lab_sh, tau=0.1, min_pixels=n)
-        if float(loss.detach()) == 0.0:
-            warnings.warn(f"CAVP loss is 0 in this batch: no class covers cavp_min_pixels={n} pixels of the {h}x{w} "
-                          f"feature grid (lower `cavp_min_pixels`)")
-        return loss
+    # kept for the analyses and the demo: c and DDIM sampling of a CL-CLDM model
+    def condition(self, frames, a): return self.head.condition(self, frames, a)
+    def sample_latent(self, c, n, steps=None, generator=None, return_trajectory=False):
+        return self.head.sample(c, n, steps, generator, return_trajectory)
 
-def build_model(cfg: Config) -> AVSModel:
-    "The model `cfg.method` describes."
-    return AVSModel(cfg)
+def build_model(cfg: Config, audio_weights: str = '') -> AVSModel:
+    "The model `cfg.method` describes (`audio_weights`: the resolved file when cfg.audio_weights == 'bank')."
+    return AVSModel(cfg, audio_weights)
 
 # %% ../nbs/12_models.ipynb #fd36e867
 def dummy_batch(B=2, T=5, img_size=64, subset='S4', seed=0, supervised_frames=None):
