@@ -34,15 +34,18 @@ def cosine_alpha_bar(K: int = 20, # number of diffusion steps
 
 # %% ../nbs/09_diffusion.ipynb #ab933b9e
 def _check_k(k, K, N, device, where='k'):
-    "`k` as a LongTensor [N] on `device`, checked to lie in 1..K."
+    """`k` as a LongTensor [N] on `device`, checked to lie in 1..K. The range check reads the values on the host only
+    for CPU tensors; for a tensor on an accelerator it is an asynchronous device-side assert (no host sync per call)."""
     k = torch.as_tensor(k, device=device)
     if k.dtype.is_floating_point or k.dtype == torch.bool:
         raise ValueError(f"{where}: step `k` must be integer-valued, got dtype {k.dtype}")
     if k.dim() == 0: k = k.expand(N)
     if k.shape != (N,): raise ValueError(f"{where}: step `k` must be an int or have shape [{N}], got {tuple(k.shape)}")
-    if N and (int(k.min()) < 1 or int(k.max()) > K):
-        raise ValueError(f"{where}: step `k` must lie in 1..{K} (paper convention), got range "
-                         f"[{int(k.min())}, {int(k.max())}]")
+    if N and k.device.type == 'cpu':
+        if int(k.min()) < 1 or int(k.max()) > K:
+            raise ValueError(f"{where}: step `k` must lie in 1..{K} (paper convention), got range "
+                             f"[{int(k.min())}, {int(k.max())}]")
+    elif N: torch._assert_async(((k >= 1) & (k <= K)).all(), f"{where}: step `k` must lie in 1..{K}")
     return k.long()
 
 def _bcast(v, like):
@@ -137,8 +140,9 @@ def ddim_timesteps(K: int = 20, # diffusion steps
     return torch.cat([ts.flip(0), torch.zeros(1, dtype=torch.long)])
 
 def ddim_sigma(ab_t, ab_prev, eta: float):
-    "σ_t of Song et al. Eq. 16 for a jump from ᾱ_t to ᾱ_{t'} (ab_prev ≥ ab_t)."
-    return eta * ((1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)).clamp(min=0).sqrt()
+    "σ_t of Song et al. Eq. 16 for a jump from ᾱ_t to ᾱ_{t'} (ab_prev ≥ ab_t); tensors or Python floats."
+    v = (1 - ab_prev) / (1 - ab_t) * (1 - ab_t / ab_prev)
+    return eta * (v.clamp(min=0).sqrt() if torch.is_tensor(v) else math.sqrt(max(v, 0.0)))
 
 def _randn(shape, generator, device, dtype):
     "Standard normal draws from `generator` (on its own device), moved to `device`."
@@ -146,7 +150,7 @@ def _randn(shape, generator, device, dtype):
     return torch.randn(shape, generator=generator, device=gdev, dtype=dtype).to(device)
 
 def ddim_sample(eps_fn, # callable (z [N,D], c, k LongTensor [N]) -> ε [N,D]
-                alpha_bar: torch.Tensor, # [K]
+                alpha_bar, # [K]: a tensor, or the same values as a list of Python floats (no device read)
                 z_K: torch.Tensor, # starting noise [N, D]
                 c=None, # condition passed through to eps_fn
                 steps: int = 10, # DDIM steps S
@@ -160,9 +164,9 @@ def ddim_sample(eps_fn, # callable (z [N,D], c, k LongTensor [N]) -> ε [N,D]
     K = len(alpha_bar)
     ts = ddim_timesteps(K, steps, top).tolist()
     wd = torch.float64 if z_K.dtype == torch.float64 else torch.float32       # the update runs in ≥ float32 (AMP-safe)
-    ab = torch.cat([alpha_bar.new_ones(1), alpha_bar]).double()             # ab[k] = ᾱ_k, k = 0..K
-    sig = [float(ddim_sigma(ab[t], ab[tp], eta)) for t, tp in zip(ts[:-1], ts[1:])]
-    ab = ab.tolist()                 # the step coefficients as Python floats: a few tensor ops per step, not ~25
+    # the step coefficients as Python floats: a few tensor ops per step, not ~25, and no read from the device
+    ab = [1.0] + (list(alpha_bar) if not torch.is_tensor(alpha_bar) else alpha_bar.double().cpu().tolist())
+    sig = [ddim_sigma(ab[t], ab[tp], eta) for t, tp in zip(ts[:-1], ts[1:])]
     z, traj, N = z_K.to(wd), [], z_K.shape[0]
     for (t, tp), sigma in zip(zip(ts[:-1], ts[1:]), sig):
         eps = eps_fn(z, c, torch.full((N,), t, dtype=torch.long, device=z.device)).to(wd)
@@ -186,6 +190,7 @@ class LatentDiffusion(nn.Module):
         self.latent_dim, self.cond_dim, self.K = latent_dim, cond_dim, K
         self.register_buffer('betas', cosine_betas(K, s).float(), persistent=False)
         self.register_buffer('alpha_bar', cosine_alpha_bar(K, s), persistent=False)
+        self.alpha_bar_host = self.alpha_bar.double().tolist()   # the buffer's values as Python floats: DDIM reads no device
         self.eps_model = NoiseEstimator(latent_dim, cond_dim, hidden, K, step_dim)
 
     def _check(self, name, x, N=None, D=None):
@@ -247,4 +252,4 @@ class LatentDiffusion(nn.Module):
         if z_K is None: z_K = _randn((n, self.latent_dim), generator, device, dtype)
         elif z_K.shape != (n, self.latent_dim):
             raise ValueError(f"LatentDiffusion.sample: `z_K` must have shape [{n}, {self.latent_dim}], got {tuple(z_K.shape)}")
-        return ddim_sample(self.eps_model, self.alpha_bar, z_K, c, steps, eta, generator, return_trajectory, top)
+        return ddim_sample(self.eps_model, self.alpha_bar_host, z_K, c, steps, eta, generator, return_trajectory, top)
