@@ -135,43 +135,83 @@ def per_frame_f(logits: Tensor, gt: Tensor, num: int = NUM_THRESHOLDS, beta2: fl
 
 # %% ../nbs/01_metrics.ipynb #0b65209a
 class BinaryMeter:
-    "Accumulate AVSBench's S4/MS3 J and F over test batches (one `update` per batch), plus the per-frame F."
-    def __init__(self, num_thresholds: int = NUM_THRESHOLDS, beta2: float = BETA2):
-        self.num, self.beta2 = num_thresholds, beta2
+    "Accumulate AVSBench's S4/MS3 J and F over test batches, plus the per-frame F; `f_batch_clips` fixes the batches."
+    def __init__(self, num_thresholds: int = NUM_THRESHOLDS, beta2: float = BETA2, f_batch_clips: int | None = None):
+        if f_batch_clips is not None and (isinstance(f_batch_clips, bool) or not isinstance(f_batch_clips, int)
+                                          or f_batch_clips < 1):
+            raise ValueError(f"`f_batch_clips` must be None (one batch per update) or an int >= 1, got {f_batch_clips!r}")
+        self.num, self.beta2, self.f_batch_clips = num_thresholds, beta2, f_batch_clips
         self.reset()
 
     def reset(self):
-        self._j = []; self._f = []; self._iou = []; self._pf = []
+        self._j = []; self._f = []; self._iou = []; self._pf = []; self._pending = []
         return self
 
-    def update(self, logits: Tensor, gt: Tensor, valid: Tensor | None = None) -> dict:
-        "Score one test batch; returns its `dict(J=J_b, F=F_b)` (fractions)."
-        z, g = _binary_pair(logits, gt)
-        if valid is not None:
-            v = valid.reshape(-1).to(z.device, torch.bool) if isinstance(valid, Tensor) else None
-            if v is None or v.shape[0] != z.shape[0]:
-                raise ValueError(f"`valid` must be a bool tensor with one entry per frame ({z.shape[0]}), got "
-                                 f"{tuple(valid.shape) if isinstance(valid, Tensor) else type(valid).__name__}")
-            if not v.any(): return dict(J=math.nan, F=math.nan)
-            z, g = z[v], g[v]
-        iou, curve, nonempty = _binary_stats(z, g, self.num, self.beta2)
-        jb, fb = iou.sum() / iou.shape[0], _batch_f(curve, nonempty)
+    def _valid(self, valid, n):
+        if valid is None: return None
+        v = valid.reshape(-1).to(torch.bool) if isinstance(valid, Tensor) else None
+        if v is None or v.shape[0] != n:
+            raise ValueError(f"`valid` must be a bool tensor with one entry per frame ({n}), got "
+                             f"{tuple(valid.shape) if isinstance(valid, Tensor) else type(valid).__name__}")
+        return v
+
+    @staticmethod
+    def _scores(iou, curve, nonempty):
+        return iou.sum() / iou.shape[0], _batch_f(curve, nonempty)
+
+    def _add(self, iou, curve, nonempty) -> dict:
+        jb, fb = self._scores(iou, curve, nonempty)
         self._j.append(jb.cpu()); self._f.append(fb)
         self._iou.append(iou.cpu()); self._pf.append(curve.max(1).values.cpu())
         return dict(J=jb.item(), F=fb)
 
+    @staticmethod
+    def _join(parts):
+        return [torch.cat([p[i] for p in parts]) for i in range(3)]
+
+    def update(self, logits: Tensor, gt: Tensor, valid: Tensor | None = None):
+        "Score frames: one test batch (`f_batch_clips=None`, returns its `dict(J, F)`) or whole clips (returns the completed batches)."
+        z, g = _binary_pair(logits, gt)
+        v = self._valid(valid, z.shape[0])
+        if v is not None: v = v.to(z.device)
+        if self.f_batch_clips is None:
+            if v is not None:
+                if not v.any(): return dict(J=math.nan, F=math.nan)
+                z, g = z[v], g[v]
+            return self._add(*_binary_stats(z, g, self.num, self.beta2))
+        if logits.ndim != 5:
+            raise ValueError(f"`logits` must be clips [B,T,1,H,W] when f_batch_clips={self.f_batch_clips}, "
+                             f"got shape {tuple(logits.shape)}")
+        B, T = logits.shape[:2]
+        stats = _binary_stats(z, g, self.num, self.beta2)
+        done = []
+        for b in range(B):
+            keep = slice(b * T, (b + 1) * T) if v is None else torch.nonzero(v[b * T:(b + 1) * T]).flatten() + b * T
+            self._pending.append([s[keep] for s in stats])
+            if len(self._pending) == self.f_batch_clips:
+                iou, curve, nonempty = self._join(self._pending); self._pending = []
+                if iou.shape[0]: done.append(self._add(iou, curve, nonempty))   # no valid frame: skipped
+        return done
+
     def compute(self) -> dict:
-        "dict(J, F, F_frame, J_frame, n_frames, n_batches): AVSBench's J and F (mean over batches) as fractions."
-        if not self._j: raise ValueError("BinaryMeter.compute: no batch was added (call `update` first)")
+        "dict(J, F, F_frame, J_frame, n_frames, n_batches, f_batch_clips): AVSBench's J and F (mean over batches) as fractions."
+        js, fs, ious, pfs = list(self._j), list(self._f), list(self._iou), list(self._pf)
+        if self._pending:                                        # the last, partial batch (drop_last=False)
+            iou, curve, nonempty = self._join(self._pending)
+            if iou.shape[0]:
+                jb, fb = self._scores(iou, curve, nonempty)
+                js.append(jb.cpu()); fs.append(fb); ious.append(iou.cpu()); pfs.append(curve.max(1).values.cpu())
+        if not js: raise ValueError("BinaryMeter.compute: no batch was added (call `update` first)")
         jsum = 0.0
-        for j in self._j: jsum += j                              # float32 tensor sum, as AVSBench's AverageMeter
+        for j in js: jsum += j                                   # float32 tensor sum, as AVSBench's AverageMeter
         fsum = 0.0
-        for f in self._f: fsum += f                              # Python float sum
-        pf, iou = torch.cat(self._pf), torch.cat(self._iou)
+        for f in fs: fsum += f                                   # Python float sum
+        pf, iou = torch.cat(pfs), torch.cat(ious)
         ok = ~torch.isnan(pf)
-        return dict(J=(jsum / len(self._j)).item(), F=fsum / len(self._f),
+        return dict(J=(jsum / len(js)).item(), F=fsum / len(fs),
                     F_frame=pf[ok].double().mean().item() if ok.any() else 0.0,
-                    J_frame=iou.double().mean().item(), n_frames=iou.shape[0], n_batches=len(self._j))
+                    J_frame=iou.double().mean().item(), n_frames=iou.shape[0], n_batches=len(js),
+                    f_batch_clips=self.f_batch_clips)
 
 # %% ../nbs/01_metrics.ipynb #5bac59ed
 AVSS_CLASSES = 71
@@ -188,23 +228,27 @@ def _check_range(x, name, k):
     if x.numel() and (x.min() < 0 or x.max() >= k):
         raise ValueError(f"`{name}` values must be class indices in [0, {k - 1}], got [{x.min().item()}, {x.max().item()}]")
 
-def avss_frame_stats(logits_or_pred: Tensor,             # logits [N,K,H,W] / [B,T,K,H,W], or class ids [N,H,W] / [B,T,H,W]
-                     labels: Tensor,                     # class ids [N,H,W] / [B,T,H,W], 0 = background
-                     num_classes: int = AVSS_CLASSES,
-                     beta2: float = BETA2,
-                     max_pixels: int = 2**22):
-    "AVSBench's per-frame per-class (iou `[N,K]`, fscore `[N,K]`, present `[N,K]` = U > 0), float32."
-    x, k = logits_or_pred, num_classes
+def _avss_pred(x, k: int, max_pixels: int = 2**22) -> Tensor:
+    "Class ids `[N,H,W]` from logits `[N,K,H,W]` / `[B,T,K,H,W]` (softmax, argmax) or from ids `[N,H,W]` / `[B,T,H,W]`."
     if not isinstance(x, Tensor): raise ValueError(f"`logits_or_pred` must be a torch.Tensor, got {type(x).__name__}")
     if x.is_floating_point():
         x = _label_frames(x, 'logits_or_pred', 3)
         if x.shape[1] != k: raise ValueError(f"`logits_or_pred` has {x.shape[1]} channels but num_classes = {k}")
         if torch.isnan(x).any(): raise ValueError("`logits_or_pred` contains NaN")
         step = max(1, max_pixels // x[0].numel())             # chunked softmax bounds the memory
-        pred = torch.cat([torch.softmax(x[s:s + step].float(), 1).argmax(1) for s in range(0, x.shape[0], step)])
-    else:
-        pred = _label_frames(x, 'logits_or_pred', 2).long()
-        _check_range(pred, 'logits_or_pred', k)
+        return torch.cat([torch.softmax(x[s:s + step].float(), 1).argmax(1) for s in range(0, x.shape[0], step)])
+    pred = _label_frames(x, 'logits_or_pred', 2).long()
+    _check_range(pred, 'logits_or_pred', k)
+    return pred
+
+def avss_frame_stats(logits_or_pred: Tensor,             # logits [N,K,H,W] / [B,T,K,H,W], or class ids [N,H,W] / [B,T,H,W]
+                     labels: Tensor,                     # class ids [N,H,W] / [B,T,H,W], 0 = background
+                     num_classes: int = AVSS_CLASSES,
+                     beta2: float = BETA2,
+                     max_pixels: int = 2**22):
+    "AVSBench's per-frame per-class (iou `[N,K]`, fscore `[N,K]`, present `[N,K]` = U > 0), float32."
+    k = num_classes
+    pred = _avss_pred(logits_or_pred, k, max_pixels)
     lab = _label_frames(labels, 'labels', 2)
     if lab.is_floating_point() or lab.dtype == torch.bool:
         raise ValueError(f"`labels` must hold integer class ids, got {lab.dtype}")
@@ -225,33 +269,62 @@ def avss_frame_stats(logits_or_pred: Tensor,             # logits [N,K,H,W] / [B
     return iou, fs, union > 0
 
 class SemanticMeter:
-    "Accumulate AVSBench's AVSS per-class IoU/F sums and frame counts over test batches."
-    def __init__(self, num_classes: int = AVSS_CLASSES, beta2: float = BETA2):
-        self.num_classes, self.beta2 = num_classes, beta2
+    "Accumulate AVSBench's AVSS per-class IoU/F sums and frame counts over test batches; padded frames count as AVSBench counts them."
+    def __init__(self, num_classes: int = AVSS_CLASSES, beta2: float = BETA2, count_padded: bool = True):
+        self.num_classes, self.beta2, self.count_padded = num_classes, beta2, bool(count_padded)
         self.reset()
 
     def reset(self):
         k = self.num_classes
         self.iou_sum, self.f_sum = torch.zeros(k, dtype=torch.float64), torch.zeros(k, dtype=torch.float64)
-        self.count, self.n_frames, self.n_batches = torch.zeros(k, dtype=torch.long), 0, 0
+        self.count, self.n_frames, self.n_batches, self.n_padded = torch.zeros(k, dtype=torch.long), 0, 0, 0
         return self
 
-    def update(self, logits_or_pred: Tensor, labels: Tensor):
-        "Add one batch: logits `[N,K,H,W]` (or `[B,T,K,H,W]`) or predicted ids `[N,H,W]`, and labels `[N,H,W]`."
-        iou, fs, present = avss_frame_stats(logits_or_pred, labels, self.num_classes, self.beta2)
+    @staticmethod
+    def _flags(x, name, n):
+        if x is None: return torch.ones(n, dtype=torch.bool)
+        f = x.reshape(-1).to('cpu', torch.bool) if isinstance(x, Tensor) else None
+        if f is None or f.shape[0] != n:
+            raise ValueError(f"`{name}` must be a bool tensor with one entry per frame ({n}), got "
+                             f"{tuple(x.shape) if isinstance(x, Tensor) else type(x).__name__}")
+        return f
+
+    def update(self, logits_or_pred: Tensor, labels: Tensor, valid: Tensor | None = None, present: Tensor | None = None):
+        """Add one batch: logits `[N,K,H,W]` (or `[B,T,K,H,W]`) or predicted ids `[N,H,W]`, and labels `[N,H,W]`.
+        `present` False: a zero-padded frame, scored as background vs background (dropped if not `count_padded`);
+        `valid` False: a present frame without ground truth, dropped."""
+        pred = _avss_pred(logits_or_pred, self.num_classes)
+        lab = _label_frames(labels, 'labels', 2)
+        n = pred.shape[0]
+        if valid is None and present is None:
+            iou, fs, seen = avss_frame_stats(pred, lab, self.num_classes, self.beta2)
+        else:
+            if lab.shape != pred.shape:
+                raise ValueError(f"`labels` has shape {tuple(labels.shape)} but the prediction is {tuple(pred.shape)} as frames")
+            v, p = self._flags(valid, 'valid', n), self._flags(present, 'present', n)
+            pad = ~p
+            keep = (v & p) | (pad & self.count_padded)
+            if not keep.any(): return self
+            pred, lab = pred.clone(), lab.clone()
+            pad_d = pad.to(pred.device)
+            pred[pad_d] = 0                                      # AVSBench: logits x 0 -> argmax 0 = background
+            if not (lab.is_floating_point() or lab.dtype == torch.bool): lab[pad_d.to(lab.device)] = 0   # padded GT: background
+            keep_d = keep.to(pred.device)
+            iou, fs, seen = avss_frame_stats(pred[keep_d], lab[keep_d.to(lab.device)], self.num_classes, self.beta2)
+            self.n_padded += int((pad & keep).sum())
         self.iou_sum += iou.double().sum(0).cpu(); self.f_sum += fs.double().sum(0).cpu()
-        self.count += present.sum(0).cpu(); self.n_frames += iou.shape[0]; self.n_batches += 1
+        self.count += seen.sum(0).cpu(); self.n_frames += iou.shape[0]; self.n_batches += 1
         return self
 
     def compute(self) -> dict:
-        "dict(mIoU, F, per_class_iou, per_class_f, class_count, n_frames, n_batches); means over all classes (fractions)."
+        "dict(mIoU, F, per_class_iou, per_class_f, class_count, n_frames, n_padded, n_batches, count_padded); means over all classes."
         if not self.n_batches: raise ValueError("SemanticMeter.compute: no batch was added (call `update` first)")
         c = self.count.double()
         pc_iou = torch.where(c > 0, self.iou_sum / c.clamp(min=1), torch.zeros_like(c))
         pc_f = torch.where(c > 0, self.f_sum / c.clamp(min=1), torch.zeros_like(c))
         return dict(mIoU=pc_iou.mean().item(), F=pc_f.mean().item(), per_class_iou=pc_iou.tolist(),
-                    per_class_f=pc_f.tolist(), class_count=self.count.tolist(),
-                    n_frames=self.n_frames, n_batches=self.n_batches)
+                    per_class_f=pc_f.tolist(), class_count=self.count.tolist(), n_frames=self.n_frames,
+                    n_padded=self.n_padded, n_batches=self.n_batches, count_padded=self.count_padded)
 
 def avss_metrics(logits_or_pred: Tensor, labels: Tensor, num_classes: int = AVSS_CLASSES) -> dict:
     "AVSS mIoU / F / per-class scores of one set of frames, as if it were the whole test set (see `SemanticMeter`)."

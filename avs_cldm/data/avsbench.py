@@ -14,14 +14,17 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import Dataset
+from tqdm.auto import tqdm
 from ..core import load_json, save_json
+from ..audio import log_mel
 
 # %% auto #0
 __all__ = ['SPLITS', 'SR', 'IMAGENET_MEAN', 'IMAGENET_STD', 'AVSS_SETS', 'AVSS_NUM_CLASSES', 'NUM_CLASSES', 'S4_CATEGORIES',
-           'SUBSETS', 'DataError', 'SubsetSpec', 'get_spec', 'subset_dir', 'clip_files', 'read_meta', 'read_frame',
-           'read_mask', 'avss_palette', 'colour_to_label', 'label_to_colour', 'read_label_map', 'read_audio',
-           'fit_length', 'sine_wave', 'RestrictedUnpickler', 'load_pkl', 'check_layout', 'make_fixture', 'AVSDataset',
-           'collate', 'load_objects']
+           'SUBSETS', 'AUDIO_PADS', 'USUAL_SPLITS', 'MIN_AUDIO_SECONDS', 'AUDIO_SOURCES', 'DataError', 'SubsetSpec',
+           'get_spec', 'subset_dir', 'clip_files', 'read_meta', 'read_frame', 'read_mask', 'avss_palette',
+           'colour_to_label', 'label_to_colour', 'read_label_map', 'read_audio', 'fit_length', 'sine_wave',
+           'clip_log_mel', 'RestrictedUnpickler', 'load_pkl', 'read_pkl_mel', 'check_layout', 'make_fixture',
+           'AVSDataset', 'collate', 'load_objects']
 
 # %% ../../nbs/02_avsbench.ipynb #ca8a0d6a
 class DataError(ValueError):
@@ -205,6 +208,8 @@ def read_audio(path, sr: int = SR, mono: bool = True) -> torch.Tensor:
     try: data, file_sr = sf.read(str(path), dtype='float32', always_2d=True)
     except Exception as e: raise DataError(path, f'unreadable audio ({type(e).__name__}: {e})') from None
     if data.shape[0] == 0: raise DataError(path, 'no audio samples')
+    bad = ~np.isfinite(data)
+    if bad.any(): raise DataError(path, f'NaN or inf samples ({int(bad.sum())} of {data.size})')
     w = torch.from_numpy(np.ascontiguousarray(data.T))
     if mono and w.shape[0] > 1: w = w.mean(0, keepdim=True)
     if sr and file_sr != sr:
@@ -223,6 +228,30 @@ def sine_wave(seconds: float = 5.0, sr: int = SR, freq: float = 440.0, amp: floa
     "A float32 sine, [S] (test signal)."
     t = np.arange(int(round(seconds * sr))) / sr
     return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+# %% ../../nbs/02_avsbench.ipynb #733d3a2b
+AUDIO_PADS = ('avsbench', 'repeat_wave')
+
+def clip_log_mel(wave: torch.Tensor,           # the clip's waveform [C, S] at 16 kHz, as `read_audio` returns it
+                 T: int,                       # examples wanted (the clip's frames)
+                 subset: str = 'S4',           # AVSS zero-pads; S4 / MS3 / MSMI repeat the last example
+                 present: int | None = None,   # frames that exist (AVSS v1: 5 of 10); None = T
+                 pad: str = 'avsbench',        # 'avsbench' | 'repeat_wave' (see the table above)
+                ) -> torch.Tensor:
+    "The T VGGish log-mel examples `[T, C, 96, 64]` of one clip, audio shorter than T seconds padded by `pad`."
+    spec = get_spec(subset)
+    if pad not in AUDIO_PADS: raise ValueError(f"pad={pad!r}: one of {AUDIO_PADS}")
+    n = T if present is None else present
+    if not (isinstance(T, int) and isinstance(n, int) and 1 <= n <= T):
+        raise ValueError(f"T={T!r}, present={present!r}: need integers with 1 <= present <= T")
+    mono = spec.channels == 1
+    if pad == 'repeat_wave': return log_mel(fit_length(wave, n * SR, T * SR), SR, num_examples=T, mono=mono)
+    ex = log_mel(wave, SR, mono=mono)[:n]                 # the examples the audio has (at least 1)
+    if len(ex) < n:
+        last = torch.zeros_like(ex[-1:]) if spec.layout == 'avss' else ex[-1:]
+        ex = torch.cat([ex, last.expand(n - len(ex), -1, -1, -1)])
+    if n < T: ex = torch.cat([ex, ex.new_zeros(T - n, *ex.shape[1:])])
+    return ex.contiguous()
 
 # %% ../../nbs/02_avsbench.ipynb #ec4adb3a
 def _storage_from_bytes(b):
@@ -279,10 +308,103 @@ def load_pkl(path) -> torch.Tensor:
         raise DataError(path, f'expected a numeric tensor or array, found {type(obj).__name__}')
     return obj.detach().float().contiguous()
 
+# %% ../../nbs/02_avsbench.ipynb #82a00da0
+def read_pkl_mel(path, channels: int = 1, T: int | None = None) -> torch.Tensor:
+    "An AVSBench `.pkl` log-mel as float32 `[E, C, 96, 64]`; with `T`: the first T examples, the last one repeated if fewer."
+    mel = load_pkl(path)
+    if mel.dim() == 3: mel = mel[:, None]
+    if mel.dim() != 4 or tuple(mel.shape[1:]) != (channels, 96, 64) or len(mel) == 0:
+        raise DataError(path, f'expected a log-mel [E, {channels}, 96, 64] with E >= 1, found {list(mel.shape)}')
+    bad = ~torch.isfinite(mel)
+    if bad.any(): raise DataError(path, f'log-mel holds NaN or inf values ({int(bad.sum())} of {mel.numel()})')
+    if T is not None:
+        if len(mel) < T: mel = torch.cat([mel, mel[-1:].expand(T - len(mel), -1, -1, -1)])
+        mel = mel[:T]
+    return mel.contiguous()
+
 # %% ../../nbs/02_avsbench.ipynb #3b87788d
-def check_layout(root, subset: str, verify: bool = True, pkl: bool = False) -> list:
-    "Every missing or malformed file of `subset` under `root`, one message per problem; [] when all is well."
+USUAL_SPLITS = ('train', 'val', 'test')   # every subset has these (AVSBench's splits; the composer writes them too)
+MIN_AUDIO_SECONDS = 1.0                   # the shortest wav accepted (AVSBench needs 0.975 s for one example)
+
+_SHORT_AUDIO = ("at least {need:g} s is needed. AVSBench's log-mel has one 0.96 s example per frame and pads a clip "
+                "shorter than its T seconds by repeating the last example (S4/MS3) or with zero examples (AVSS), "
+                "but a wav under 0.975 s has no example at all")
+
+def _image_size(p: Path, kind: str, problems: list, verify):
+    "Size of image `p` from its header (None if not verifying); a missing or unreadable file adds a problem."
+    if not p.is_file(): problems.append(f'{p}: missing {kind}'); return None
+    if not verify: return None
+    try:
+        with Image.open(p) as im:
+            size = im.size
+            if verify == 'full': im.load()
+            else: im.verify()                        # PNG: every chunk's CRC (truncation, corruption), no decoding
+        return size
+    except Exception as e:
+        problems.append(f'{p}: unreadable image ({type(e).__name__}: {e})'); return None
+
+_PAL_SET = frozenset(_PAL_KEYS.tolist())
+
+def _mask_problem(p: Path, layout: str, frame_size) -> str:
+    "'' if mask / label map `p` decodes, has its frame's size and holds only the values its loader expects."
+    try:
+        with Image.open(p) as im:
+            im.load(); size = im.size
+            if layout == 'avss':
+                cols = im.convert('RGB').getcolors(AVSS_NUM_CLASSES)       # None: more colours than the palette has
+                vals = None if cols is None else [tuple(int(x) for x in c) for _, c in cols]
+            else: vals = sorted(int(v) for _, v in im.convert('L' if layout == 's4' else 'P').getcolors(256))
+    except Exception as e: return f'unreadable image ({type(e).__name__}: {e})'
+    if frame_size is not None and size != frame_size:
+        return (f"size {size[0]}x{size[1]} differs from its frame's {frame_size[0]}x{frame_size[1]} (the reader "
+                "resizes the two separately, so the ground truth would not align with the frame)")
+    if layout == 'avss':
+        if vals is None: return (f'more than {AVSS_NUM_CLASSES} colours: not a label map in the AVSS palette '
+                                 '(every off-palette pixel is read as background 0)')
+        off = [c for c in vals if int(_pack(np.array(c))) not in _PAL_SET]
+        if off: return (f'{len(off)} colour(s) outside the AVSS palette, e.g. {off[:3]}: those pixels are read as '
+                        'background 0 (an anti-aliased or JPEG-compressed label map?)')
+        return ''
+    if set(vals) <= {0, 255}: return ''
+    if set(vals) <= {0, 1}:
+        return ("0/1 mask (values [0, 1]): AVSBench's loader reads 1 as 1/255, so this ground truth becomes (almost) "
+                "empty; store binary masks as 0/255, e.g. Image.fromarray(mask * 255)")
+    how = ("S4's loader converts with PIL '1', which dithers grey values" if layout == 's4' else
+           "the MS3 loader reads the palette index / 255, so these become fractions")
+    return (f"values {vals[:8]}{' ...' if len(vals) > 8 else ''}: a binary mask must hold only 0 and 255 ({how}); "
+            "save it as an 'L' PNG of 0/255")
+
+def _wav_problems(wav: Path, channels: int) -> list:
+    "Problems of one wav from its header; float wavs are read for NaN / inf."
+    try: info = sf.info(str(wav))
+    except Exception as e: return [f'{wav}: unreadable audio ({type(e).__name__}: {e})']
+    if info.frames <= 0: return [f'{wav}: no audio samples']
+    out = []
+    if channels > 1 and info.channels != channels:
+        out.append(f'{wav}: expected {channels} audio channels, found {info.channels}')
+    dur = info.frames / info.samplerate
+    if dur < MIN_AUDIO_SECONDS: out.append(f'{wav}: {dur:.3f} s of audio; ' + _SHORT_AUDIO.format(need=MIN_AUDIO_SECONDS))
+    if not (info.subtype.startswith('PCM') or info.subtype in ('ULAW', 'ALAW')):   # only float samples can be NaN / inf
+        try: data, _ = sf.read(str(wav), dtype='float32')
+        except Exception as e: return out + [f'{wav}: unreadable audio ({type(e).__name__}: {e})']
+        bad = ~np.isfinite(data)
+        if bad.any(): out.append(f'{wav}: NaN or inf samples ({int(bad.sum())} of {data.size})')
+    return out
+
+def check_layout(root, subset: str,
+                 verify=True,               # False: existence only; True: read headers, masks, wavs; 'full': decode frames too
+                 pkl: bool = False,         # also check the .pkl log-mels (S4 / MS3 / MSMI)
+                 splits=None,               # None: every clip, rows required for USUAL_SPLITS; else only these splits
+                 max_clips=0,               # int or {split: int}: only the first N clips of each split (0 = all)
+                 progress: bool = False) -> list:
+    "Every missing or malformed file of `subset` under `root`, one message per problem starting with its path; [] when all is well."
     spec, base = get_spec(subset), subset_dir(root, subset)
+    if verify not in (False, True, 'full'): raise ValueError(f"verify={verify!r}: one of False, True, 'full'")
+    want = USUAL_SPLITS if splits is None else (splits,) if isinstance(splits, str) else tuple(splits)
+    if not want or any(s not in SPLITS for s in want): raise ValueError(f"splits={splits!r}: each one of {SPLITS}")
+    caps = max_clips if isinstance(max_clips, dict) else {s: max_clips for s in SPLITS}
+    if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in caps.values()):
+        raise ValueError(f"max_clips={max_clips!r}: an int >= 0 or a dict of them per split")
     if not base.is_dir(): return [f'{base}: missing subset folder']
     try: meta = read_meta(root, subset)
     except DataError as e: return [str(e)]
@@ -295,37 +417,38 @@ def check_layout(root, subset: str, verify: bool = True, pkl: bool = False) -> l
             except Exception as e: problems.append(f'{l2i}: unreadable JSON ({type(e).__name__}: {e})')
             else:
                 if n != AVSS_NUM_CLASSES: problems.append(f'{l2i}: expected {AVSS_NUM_CLASSES} classes, found {n}')
-    seen = set()
-    for i, row in meta.iterrows():
+    for s in want:
+        if not (meta.split == s).any():
+            problems.append(f'{csv}: no clips with split={s!r}' + (' (the CSV has a header and no rows)' if len(meta) == 0 else ''))
+    seen, taken = set(), collections.Counter()
+    mask_kind = 'label map' if spec.layout == 'avss' else 'mask'
+    for i, row in tqdm(meta.iterrows(), total=len(meta), desc=f'checking {subset}', disable=not progress, leave=False):
         line = i + 2                                          # header is line 1
         if row.split not in SPLITS:
             problems.append(f'{csv}: line {line}: unknown split {row.split!r} (expected one of {SPLITS})'); continue
+        if splits is not None and row.split not in want: continue
+        taken[row.split] += 1
+        if caps.get(row.split, 0) and taken[row.split] > caps[row.split]: continue
         if spec.layout == 'avss' and row.label not in AVSS_SETS:
             problems.append(f'{csv}: line {line}: unknown label {row.label!r} (expected one of {AVSS_SETS})'); continue
         if (row['name'], row.split) in seen:
             problems.append(f'{csv}: line {line}: duplicate clip {row["name"]!r} in split {row.split!r}'); continue
         seen.add((row['name'], row.split))
         files = clip_files(root, subset, row['name'], row.split, row.category, row.label)
-        mask_kind = 'label map' if spec.layout == 'avss' else 'mask'
-        for kind, paths in (('frame', files['frames']), (mask_kind, files['masks'])):
-            for p in paths:
-                if p is None: continue
-                if not p.is_file(): problems.append(f'{p}: missing {kind}')
-                elif verify:
-                    try: _open_image(p, 'RGB')
-                    except DataError as e: problems.append(str(e))
+        sizes = [_image_size(p, 'frame', problems, verify) if p is not None else None for p in files['frames']]
+        for k, p in enumerate(files['masks']):
+            if p is None: continue
+            if not p.is_file(): problems.append(f'{p}: missing {mask_kind}')
+            elif verify:
+                msg = _mask_problem(p, spec.layout, sizes[k])
+                if msg: problems.append(f'{p}: {msg}')
         wav = files['wav']
         if not wav.is_file(): problems.append(f'{wav}: missing wav')
-        elif verify:
-            try: info = sf.info(str(wav))
-            except Exception as e: problems.append(f'{wav}: unreadable audio ({type(e).__name__}: {e})')
-            else:
-                if spec.channels > 1 and info.channels != spec.channels:
-                    problems.append(f'{wav}: expected {spec.channels} audio channels, found {info.channels}')
+        elif verify: problems += _wav_problems(wav, spec.channels)
         if pkl and files['pkl'] is not None:
             if not files['pkl'].is_file(): problems.append(f"{files['pkl']}: missing log-mel")
             elif verify:
-                try: load_pkl(files['pkl'])
+                try: read_pkl_mel(files['pkl'], spec.channels)
                 except DataError as e: problems.append(str(e))
     return problems
 
@@ -412,13 +535,16 @@ def _fixture_objects(root, base, name, split, boxes, h, w, rng):
     return out
 
 # %% ../../nbs/02_avsbench.ipynb #bde6fa73
+AUDIO_SOURCES = ('wav', 'pkl')
+
 class AVSDataset(Dataset):
     "Clips of one AVSBench-layout subset and split; items as documented above, batched by `collate`."
     def __init__(self, root, subset: str, split: str, img_size=224, num_frames: int = None, max_clips: int = 0,
-                 audio_source: str = 'wav', avss_crop: bool = True):
+                 audio_source: str = 'wav', avss_crop: bool = True, audio_pad: str = 'avsbench'):
         self.root, self.subset, self.split, self.spec = Path(root), subset, split, get_spec(subset)
         if split not in SPLITS: raise ValueError(f"split={split!r}: one of {SPLITS}")
-        if audio_source not in ('wav', 'pkl'): raise ValueError(f"audio_source={audio_source!r}: one of ('wav', 'pkl')")
+        if audio_source not in AUDIO_SOURCES: raise ValueError(f"audio_source={audio_source!r}: one of {AUDIO_SOURCES}")
+        if audio_pad not in AUDIO_PADS: raise ValueError(f"audio_pad={audio_pad!r}: one of {AUDIO_PADS}")
         if audio_source == 'pkl' and self.spec.layout == 'avss':
             raise ValueError("audio_source='pkl': AVSS has no .pkl log-mels (AVSBench computes them from audio.wav)")
         T = self.spec.frames if num_frames is None else num_frames
@@ -431,6 +557,7 @@ class AVSDataset(Dataset):
         if max_clips and max_clips > 0: meta = meta.iloc[:max_clips].reset_index(drop=True)
         if len(meta) == 0: raise DataError(subset_dir(root, subset) / self.spec.csv, f'no clips with split={split!r}')
         self.meta, self.num_frames, self.img_size, self.audio_source = meta, T, img_size, audio_source
+        self.audio_pad = audio_pad
         self.crop = bool(avss_crop and self.spec.layout == 'avss' and split == 'train')
 
     def __len__(self): return len(self.meta)
@@ -462,20 +589,16 @@ class AVSDataset(Dataset):
         C = self.spec.channels
         wave = read_audio(f['wav'], SR, mono=(C == 1))
         if wave.shape[0] != C: raise DataError(f['wav'], f'expected {C} audio channels, found {wave.shape[0]}')
-        item['audio'] = fit_length(wave, int(present.sum()) * SR, T * SR)
-        if self.audio_source == 'pkl':
-            mel = load_pkl(f['pkl'])
-            if mel.dim() == 3: mel = mel[:, None]
-            if mel.dim() != 4 or tuple(mel.shape[-2:]) != (96, 64) or mel.shape[1] != C or len(mel) == 0:
-                raise DataError(f['pkl'], f'expected a log-mel [E, {C}, 96, 64], found {list(mel.shape)}')
-            if len(mel) < T: mel = torch.cat([mel, mel[-1:].expand(T - len(mel), -1, -1, -1)])
-            item['mel'] = mel[:T].contiguous()
+        n = int(present.sum())
+        item['audio'] = fit_length(wave, n * SR, T * SR)
+        if self.audio_source == 'pkl': item['mel'] = read_pkl_mel(f['pkl'], C, T)
+        else: item['mel'] = clip_log_mel(wave, T, self.subset, present=n, pad=self.audio_pad)
         item.update(valid=valid, present=present, name=r['name'], category=r.category, index=int(i))
         return item
 
     def __repr__(self):
         return (f"AVSDataset({self.subset} {self.split}: {len(self)} clips, T={self.num_frames}, "
-                f"img_size={self.img_size}, audio_source={self.audio_source!r})")
+                f"img_size={self.img_size}, audio_source={self.audio_source!r}, audio_pad={self.audio_pad!r})")
 
 def collate(items: list) -> dict:
     "Batch dataset items: tensors stacked on a new dim 0, ints as a LongTensor, strings as lists."
