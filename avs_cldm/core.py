@@ -29,6 +29,8 @@ CHOICES = dict(
     audio_feature=('encoder', 'oracle', 'silent'),
     phi_objective=('ae', 'none'),
     lr_schedule=('constant', 'cosine'),
+    audio_source=('wav', 'pkl'),
+    audio_pad=('avsbench', 'repeat_wave'),
 )
 
 class ConfigError(ValueError):
@@ -54,6 +56,8 @@ class Config:
     audio_weights: str = ''            # '' (trained from scratch) | a local state dict | 'bank' (pretrained by the kit, 05b)
     freeze_audio: bool = True          # an encoder loaded from weights stays frozen, as the paper's VGGish
     audio_feature: str = 'encoder'     # encoder | oracle (learned embedding of the sounding classes) | silent (zeros): controls
+    audio_source: str = 'wav'          # log-mels from the wav (wav) or from AVSBench's .pkl files (pkl; dataset='avsbench')
+    audio_pad: str = 'avsbench'        # short audio: repeat the last 0.96 s example (avsbench) | repeat the wave (repeat_wave)
     preset: str = 'cpu'
     epochs: int = 10
     batch_size: int = 16               # clips per step (each clip has num_frames frames)
@@ -85,6 +89,8 @@ class Config:
     warmup_frac: float = 0.05          # share of the steps spent warming up (lr_schedule='cosine')
     max_train_clips: int = 0           # 0 = all; >0 keeps the first N (quick runs, tests)
     max_test_clips: int = 0
+    f_batch_clips: int = 4             # clips per F-measure batch (AVSBench test.sh: 4; per-clip F: 1), see 01_metrics
+    avss_count_padded: bool = True     # AVSS: score zero-padded frames as AVSBench does (background against background)
     amp: str = 'none'                  # none | bf16 (CPU or CUDA autocast) | fp16 (CUDA AMP)
     init_from: str = ''                # checkpoint whose weights initialise the model (Table V: S4 -> MS3)
     out_dir: str = 'reports/runs'
@@ -105,7 +111,7 @@ class Config:
         if self.latent_img_size < 0 or self.latent_img_size % 32:
             raise ConfigError('latent_img_size', self.latent_img_size, "must be 0 (= img_size) or a positive multiple of 32")
         positive = ['epochs', 'batch_size', 'img_size', 'head_channels', 'num_frames', 'latent_dim',
-                    'diffusion_steps', 'ddim_steps', 'eps_hidden', 'cavp_min_pixels']
+                    'diffusion_steps', 'ddim_steps', 'eps_hidden', 'cavp_min_pixels', 'f_batch_clips']
         for name in positive:
             if getattr(self, name) <= 0: raise ConfigError(name, getattr(self, name), "must be > 0")
         for name in ['lr', 'tau']:
@@ -117,6 +123,9 @@ class Config:
         if self.ddim_steps > self.diffusion_steps:
             raise ConfigError('ddim_steps', self.ddim_steps, f"must be <= diffusion_steps ({self.diffusion_steps})")
         if self.img_size % 32: raise ConfigError('img_size', self.img_size, "must be a multiple of 32 (stride-32 features)")
+        if self.audio_source == 'pkl' and (self.dataset != 'avsbench' or self.subset == 'AVSS'):
+            raise ConfigError('audio_source', self.audio_source, "'pkl' reads AVSBench's .pkl log-mels: needs dataset='avsbench' "
+                              "and a subset that has them (S4, MS3)")
         if self.dataset == 'avsbench' and not self.data_root:
             raise ConfigError('data_root', self.data_root, "dataset='avsbench' needs the folder of your AVSBench copy")
         return self
