@@ -712,7 +712,9 @@ def _claim_out(out: Path, overwrite: bool) -> tuple:
         (tmp / 'masks').mkdir(parents=True)
     except OSError as e:
         _release(None, made)
-        why = f"{e.strerror or type(e).__name__}: {e.filename}" if e.filename else str(e)
+        file = next((p for p in [out.parent, *out.parent.parents] if p.exists() and not p.is_dir()), None)
+        why = (f"{file} is a file, not a folder" if file is not None else
+               f"{e.strerror or type(e).__name__}: {e.filename}" if e.filename else str(e))
         raise PredictError(f"{out}: cannot write the output there ({why})") from None
     return tmp, made
 
