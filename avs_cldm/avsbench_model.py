@@ -11,14 +11,13 @@ from .audio import build_audio_encoder
 from .fusion import TPAVI
 
 # %% auto #0
-__all__ = ['SUBSETS', 'AVM_WEIGHTS', 'DILATIONS', 'AUDIO_DIM', 'DilatedProjection', 'ResidualConvUnit', 'FeatureFusionBlock',
-           'avsbench_head', 'avm_kl_loss', 'AVSBenchModel', 'build_avsbench_model']
+__all__ = ['SUBSETS', 'AVM_WEIGHTS', 'DILATIONS', 'DilatedProjection', 'ResidualConvUnit', 'FeatureFusionBlock', 'avsbench_head',
+           'avm_kl_loss', 'AVSBenchModel', 'build_avsbench_model']
 
 # %% ../nbs/11a_avsbench_model.ipynb #f8aa67ff
 SUBSETS = ('S4', 'MS3', 'AVSS', 'MSMI')
 AVM_WEIGHTS = dict(S4=0.0, MS3=0.5, AVSS=0.5, MSMI=0.5)   # train.sh lambda_1 (MSMI, not in AVSBench: as MS3)
 DILATIONS = (3, 6, 12, 18)
-AUDIO_DIM = 128                                            # VGGish / the kit's audio encoders: 128-d per frame
 
 class DilatedProjection(nn.Module):
     "AVSBench's `Classifier_Module`: parallel 3x3 convs (bias; dilation = padding), N(0, std) weights, summed; no BN/activation."
@@ -95,9 +94,10 @@ class AVSBenchModel(nn.Module):
                  channels: int = 256,                 # AVSBench's `channel`: projection / TPAVI / decoder width
                  tpavi_stages=(0, 1, 2, 3),           # `--tpavi_stages` (audio-visual 'va' TPAVI only, as the scripts)
                  avm_weight: float | None = None,     # λ1 of the AVM loss; None: cfg.avm_weight if >= 0, else AVM_WEIGHTS[subset]
-                 avm_stages=(0, 1, 2, 3)):            # `--masked_av_stages`
+                 avm_stages=(0, 1, 2, 3),             # `--masked_av_stages`
+                 audio_weights: str = ''):            # resolved file for cfg.audio_weights='bank' (as build_model)
         super().__init__()
-        from avs_cldm.models import num_classes, audio_channels   # here: `models` may import this module
+        from avs_cldm.models import num_classes, build_audio   # here: `models` imports this module
         if cfg.subset not in SUBSETS: raise ValueError(f"subset: {cfg.subset!r} is not supported by AVSBenchModel; one of {SUBSETS}")
         if cfg.backbone not in BACKBONES: raise ValueError(f"backbone: unknown backbone {cfg.backbone!r}; one of {BACKBONES}")
         if channels < 2: raise ValueError(f"channels={channels} must be >= 2")
@@ -112,16 +112,12 @@ class AVSBenchModel(nn.Module):
         self.backbone = build_backbone(cfg.backbone, cfg.backbone_weights)
         if cfg.freeze_backbone:
             for p in self.backbone.parameters(): p.requires_grad_(False)
-        self.audio_encoder = build_audio_encoder(cfg.audio_encoder, in_channels=audio_channels(cfg.subset),
-                                                 weights=cfg.audio_weights)
-        self.frozen_audio = cfg.audio_encoder == 'vggish' and bool(cfg.audio_weights)
-        if self.frozen_audio:
-            for p in self.audio_encoder.parameters(): p.requires_grad_(False)
+        build_audio(self, cfg, audio_weights)        # the kit's audio front, shared with AVSModel (12_models)
         for i, c in enumerate(self.backbone.channels):
             setattr(self, f'conv{i + 1}', DilatedProjection(c, channels))
         for i in range(4): setattr(self, f'path{i + 1}', FeatureFusionBlock(channels))
         for i in self.tpavi_stages:   # the AVSS copy's audio Linear has no bias
-            setattr(self, f'tpavi_b{i + 1}', TPAVI(channels, AUDIO_DIM, audio_bias=cfg.subset != 'AVSS'))
+            setattr(self, f'tpavi_b{i + 1}', TPAVI(channels, self.audio_dim, audio_bias=cfg.subset != 'AVSS'))
         self.output_conv = avsbench_head(channels, self.n_cls)
 
     def train(self, mode=True):
@@ -137,8 +133,9 @@ class AVSBenchModel(nn.Module):
 
     # -- pieces -------------------------------------------------------------------------------------------
     def encode_audio(self, batch) -> torch.Tensor:
-        "Audio features A [B*T, 128] from `batch['mel']`, exactly as `AVSModel.encode` obtains them."
-        return self.audio_encoder(batch['mel'].flatten(0, 1))
+        "Audio features A [B*T, audio_dim], exactly as `AVSModel` obtains them (`models.audio_feature`: the encoder, its cached `audio_emb`, or a control)."
+        from avs_cldm.models import audio_feature
+        return audio_feature(self, batch)
 
     def frame_mask(self, batch):
         "AVSS: `batch['present']` as a [B*T,1,1,1] float mask (AVSBench's vid_temporal_mask_flag); else None."
@@ -150,14 +147,14 @@ class AVSBenchModel(nn.Module):
         B, T = batch['frames'].shape[:2]
         N = B * T
         a = self.encode_audio(batch) if audio_feats is None else audio_feats
-        if tuple(a.shape) != (N, AUDIO_DIM):
-            raise ValueError(f"audio_feats: expected [B*T={N}, {AUDIO_DIM}], got {tuple(a.shape)}")
+        if tuple(a.shape) != (N, self.audio_dim):
+            raise ValueError(f"audio_feats: expected [B*T={N}, {self.audio_dim}], got {tuple(a.shape)}")
         if feats is None:
             with torch.set_grad_enabled(torch.is_grad_enabled() and not self.cfg.freeze_backbone):
                 feats = self.backbone(batch['frames'].flatten(0, 1))
         if len(feats) != 4: raise ValueError(f"feats: expected the backbone's 4 feature maps, got {len(feats)}")
         fm = self.frame_mask(batch)
-        V = [p(f.float()) for p, f in zip(self.projections, feats)]
+        V = [p(f.to(p.conv2d_list[0].weight.dtype)) for p, f in zip(self.projections, feats)]   # cached feats may be fp16
         if fm is not None: V, a = [v * fm for v in V], a * fm[:, :, 0, 0]
         G, A = [], []
         for v, t in zip(V, self.tpavi):
@@ -196,7 +193,7 @@ class AVSBenchModel(nn.Module):
     def seg_loss(self, logits, batch, valid):
         "BCE (with logits) on the frames with a ground truth; AVSS: cross-entropy over 71 classes on those frames."
         if self.n_cls == 1:
-            return F.binary_cross_entropy_with_logits(logits[valid], batch['masks'].flatten(0, 1).float()[valid])
+            return F.binary_cross_entropy_with_logits(logits[valid], batch['masks'].flatten(0, 1).to(logits.dtype)[valid])
         return F.cross_entropy(logits[valid], batch['labels'].flatten(0, 1).long()[valid])
 
 def build_avsbench_model(cfg: Config, **kw) -> AVSBenchModel:

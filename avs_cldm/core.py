@@ -18,7 +18,7 @@ __all__ = ['CHOICES', 'PRESETS', 'PAPER_EPOCHS', 'ConfigError', 'Config', 'make_
 CHOICES = dict(
     dataset=('composed', 'avsbench'),
     subset=('S4', 'MS3', 'AVSS', 'MSMI'),
-    method=('cldm', 'ed', 'cvae'),
+    method=('cldm', 'ed', 'cvae', 'avsbench'),
     condition=('none', 'audio', 'visual', 'audio_visual'),
     contrastive=('none', 'infonce', 'cavp', 'bcl'),
     preset=('cpu', 'paper'),
@@ -46,7 +46,7 @@ class Config:
     dataset: str = 'composed'          # composed (built here from packaged assets) | avsbench (a local copy)
     data_root: str = ''                # '' -> data/composed under the project root
     subset: str = 'S4'                 # S4 | MS3 | AVSS | MSMI
-    method: str = 'cldm'               # cldm (the paper) | ed (AVSBench/TPAVI baseline) | cvae (Fig. 3 baseline)
+    method: str = 'cldm'               # cldm (the paper) | ed (E-D in the kit's framework) | cvae (Fig. 3) | avsbench (AVSBench's TPAVI model as published, 11a)
     condition: str = 'audio_visual'    # Table III: none | audio | visual | audio_visual
     contrastive: str = 'infonce'       # Table IV + peers: none | infonce (Eq. 10) | cavp | bcl
     latent_dim: int = 24               # D, Sec. III-A; Table VI
@@ -80,6 +80,7 @@ class Config:
     decoder_latent: str = 'sample'     # latent fed to the decoder in training (paper silent): sample (DDIM) | posterior E_phi(y)
     detach_latent: bool = True         # z0 enters L_simple detached, so E_phi is not trained to shrink (paper silent)
     kl_weight: float = 1.0             # CVAE only
+    avm_weight: float = -1.0           # method='avsbench': AVM loss weight; < 0 = AVSBench's (S4 0, MS3 0.5)
     phi_objective: str = 'ae'          # how E_phi learns in every row (paper silent): ae (mask autoencoder) | none (contrastive only)
     lambda_ae: float = 1.0             # weight of the mask-autoencoder term (phi_objective='ae')
     audio_aug: bool = False            # training-time audio augmentation (05a_augment)

@@ -15,11 +15,13 @@ from .decoder import PanopticFPNDecoder
 from .latent import GTEncoder, ConditionEncoder, LatentExpander, MaskDecoder, mask_ae_loss
 from .diffusion import LatentDiffusion
 from .contrastive import info_nce, cavp_loss, bcl_loss
+from .avsbench_model import AVSBenchModel
 
 # %% auto #0
 __all__ = ['ORACLE_CLASSES', 'LATENT_HEADS', 'CONTRASTIVE_TERMS', 'GaussianHead', 'gaussian_kl', 'num_classes', 'audio_channels',
-           'Encoded', 'NoLatent', 'CVAEHead', 'DiffusionHead', 'register_contrastive', 'InfoNCETerm', 'BCLTerm',
-           'CAVPTerm', 'AVSModel', 'build_model', 'dummy_batch', 'count_parameters', 'latent_parameter_counts']
+           'Encoded', 'build_audio', 'audio_feature', 'NoLatent', 'CVAEHead', 'DiffusionHead', 'register_contrastive',
+           'InfoNCETerm', 'BCLTerm', 'CAVPTerm', 'AVSModel', 'build_model', 'dummy_batch', 'count_parameters',
+           'latent_parameter_counts']
 
 # %% ../nbs/12_models.ipynb #e21645c2
 class GaussianHead(nn.Module):
@@ -60,6 +62,31 @@ def _audio_file(cfg: Config, override: str = '') -> str:
     "The weights file the audio encoder is built from: `override`, else cfg.audio_weights unless it is '' or 'bank'."
     if override: return override
     return '' if cfg.audio_weights in ('', 'bank') else cfg.audio_weights
+
+def build_audio(model: nn.Module, cfg: Config, audio_weights: str = ''):
+    """Give `model` its audio front: `audio_encoder`, `audio_dim`, `frozen_audio` and, for the oracle control, `oracle`.
+    Shared by every model of the kit, so the audio path is the same whatever the method."""
+    model.audio_encoder = build_audio_encoder(cfg.audio_encoder, in_channels=audio_channels(cfg.subset),
+                                              weights=_audio_file(cfg, audio_weights))
+    model.audio_dim = model.audio_encoder.out_dim
+    # "fed it to the frozen VGGish" (Sec. III-C): an encoder given weights stays fixed (cfg.freeze_audio)
+    model.frozen_audio = bool(cfg.audio_weights) and cfg.freeze_audio
+    if model.frozen_audio:
+        for p in model.audio_encoder.parameters(): p.requires_grad_(False)
+    if cfg.audio_feature == 'oracle': model.oracle = nn.Linear(ORACLE_CLASSES, model.audio_dim, bias=False)
+
+def audio_feature(model: nn.Module, batch: dict) -> torch.Tensor:
+    "A [N, audio_dim]: the encoder's (or its cached `audio_emb`), or the oracle / silent control of `model.cfg`."
+    B, T = batch['frames'].shape[:2]
+    kind = model.cfg.audio_feature
+    if kind == 'silent': return batch['frames'].new_zeros(B * T, model.audio_dim)
+    if kind == 'oracle':
+        if 'sounding' not in batch:
+            raise ValueError("audio_feature='oracle' needs batch['sounding'] (per-frame sounding classes, "
+                             "recorded only by the composed benchmark)")
+        return model.oracle(batch['sounding'].flatten(0, 1).float())
+    if 'audio_emb' in batch: return batch['audio_emb'].flatten(0, 1).float()
+    return model.audio_encoder(batch['mel'].flatten(0, 1))
 
 # %% ../nbs/12_models.ipynb #ab57c96f
 class NoLatent(nn.Module):
@@ -197,14 +224,7 @@ class AVSModel(nn.Module):
         self.backbone = build_backbone(cfg.backbone, cfg.backbone_weights)
         if cfg.freeze_backbone:
             for p in self.backbone.parameters(): p.requires_grad_(False)
-        self.audio_encoder = build_audio_encoder(cfg.audio_encoder, in_channels=audio_channels(cfg.subset),
-                                                 weights=_audio_file(cfg, audio_weights))
-        self.audio_dim = self.audio_encoder.out_dim
-        # "fed it to the frozen VGGish" (Sec. III-C): an encoder given weights stays fixed (cfg.freeze_audio)
-        self.frozen_audio = bool(cfg.audio_weights) and cfg.freeze_audio
-        if self.frozen_audio:
-            for p in self.audio_encoder.parameters(): p.requires_grad_(False)
-        if cfg.audio_feature == 'oracle': self.oracle = nn.Linear(ORACLE_CLASSES, self.audio_dim, bias=False)
+        build_audio(self, cfg, audio_weights)
         self.neck = Neck(list(self.backbone.channels), C)
         self.tpavi = nn.ModuleList([TPAVI(C, self.audio_dim) for _ in range(4)])
         self.decoder = PanopticFPNDecoder(C, self.n_cls)
@@ -230,17 +250,8 @@ class AVSModel(nn.Module):
 
     # -- 1. encode ----------------------------------------------------------------------------------------------
     def audio_feature(self, batch) -> torch.Tensor:
-        "A [N, audio_dim]: the encoder's (or its cached `audio_emb`), or the oracle / silent control."
-        B, T = batch['frames'].shape[:2]
-        kind = self.cfg.audio_feature
-        if kind == 'silent': return batch['frames'].new_zeros(B * T, self.audio_dim)
-        if kind == 'oracle':
-            if 'sounding' not in batch:
-                raise ValueError("audio_feature='oracle' needs batch['sounding'] (per-frame sounding classes, "
-                                 "recorded only by the composed benchmark)")
-            return self.oracle(batch['sounding'].flatten(0, 1).float())
-        if 'audio_emb' in batch: return batch['audio_emb'].flatten(0, 1).float()
-        return self.audio_encoder(batch['mel'].flatten(0, 1))
+        "A [N, audio_dim] (see `audio_feature`)."
+        return audio_feature(self, batch)
 
     def encode(self, batch, feats=None) -> Encoded:
         "The deterministic path: G1..G4 = TPAVI(neck(backbone(frames)), A) (Sec. III-C)."
@@ -319,8 +330,10 @@ class AVSModel(nn.Module):
     def sample_latent(self, c, n, steps=None, generator=None, return_trajectory=False):
         return self.head.sample(c, n, steps, generator, return_trajectory)
 
-def build_model(cfg: Config, audio_weights: str = '') -> AVSModel:
-    "The model `cfg.method` describes (`audio_weights`: the resolved file when cfg.audio_weights == 'bank')."
+def build_model(cfg: Config, audio_weights: str = '') -> nn.Module:
+    """The model `cfg.method` describes: `AVSModel` (cldm / ed / cvae) or AVSBench's published TPAVI model (`avsbench`,
+    `11a_avsbench_model`). `audio_weights`: the resolved file when cfg.audio_weights == 'bank'."""
+    if cfg.method == 'avsbench': return AVSBenchModel(cfg, audio_weights=audio_weights)
     return AVSModel(cfg, audio_weights)
 
 # %% ../nbs/12_models.ipynb #fd36e867
