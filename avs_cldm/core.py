@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['CHOICES', 'PRESETS', 'PAPER_EPOCHS', 'ConfigError', 'Config', 'make_config', 'seed_everything', 'project_root',
-           'resolve_path', 'atomic_write', 'save_json', 'load_json', 'get_device', 'autocast', 'in_test']
+__all__ = ['CHOICES', 'PRESETS', 'PAPER_EPOCHS', 'TMP_MARK', 'ConfigError', 'Config', 'make_config', 'seed_everything',
+           'project_root', 'resolve_path', 'atomic_write', 'clean_stale_temps', 'save_json', 'load_json', 'get_device',
+           'autocast', 'in_test']
 
 # %% ../nbs/00_core.ipynb #f2add41d
 CHOICES = dict(
@@ -96,6 +97,7 @@ class Config:
     init_from: str = ''                # checkpoint whose weights initialise the model (Table V: S4 -> MS3)
     out_dir: str = 'reports/runs'
     run_name: str = ''                 # '' -> derived from the fields that differ from the defaults
+    ckpt_every: int = 0                # steps between mid-epoch checkpoints (0: at the end of each epoch only)
     num_workers: int = 0
 
     def __post_init__(self): self.validate()
@@ -118,7 +120,7 @@ class Config:
         for name in ['lr', 'tau']:
             if not getattr(self, name) > 0: raise ConfigError(name, getattr(self, name), "must be > 0")
         for name in ['lambda_diffusion', 'lambda_contrastive', 'kl_weight', 'ddim_eta', 'max_train_clips',
-                     'max_test_clips', 'num_workers', 'lambda_ae', 'aug_views']:
+                     'max_test_clips', 'num_workers', 'lambda_ae', 'aug_views', 'ckpt_every']:
             if getattr(self, name) < 0: raise ConfigError(name, getattr(self, name), "must be >= 0")
         if not 0 <= self.warmup_frac < 1: raise ConfigError('warmup_frac', self.warmup_frac, "must be in [0, 1)")
         if self.ddim_steps > self.diffusion_steps:
@@ -171,6 +173,7 @@ def make_config(preset='cpu', **params) -> Config:
     if preset not in PRESETS: raise ConfigError('preset', preset, f"one of {tuple(PRESETS)}")
     vals = {k: v for k, v in PRESETS[preset].items()}
     vals.update({k: v for k, v in params.items() if v is not None})
+    if 'run_name' in vals and not isinstance(vals['run_name'], str): vals['run_name'] = str(vals['run_name'])   # papermill: `-p run_name 7`
     if vals.get('epochs') is None: vals['epochs'] = PAPER_EPOCHS[vals.get('subset', 'S4')] if vals.get('subset', 'S4') in PAPER_EPOCHS else 15
     return Config.from_dict(dict(preset=preset, **vals))
 
@@ -200,18 +203,43 @@ def resolve_path(p, root=None) -> Path:
     return p if p.is_absolute() else (Path(root) if root else project_root()) / p
 
 # %% ../nbs/00_core.ipynb #649281c1
+def _umask() -> int:
+    m = os.umask(0); os.umask(m); return m
+
+TMP_MARK = '.tmp-'   # every temporary file of `atomic_write` is named `.<name>.tmp-<pid>-<random><suffix>`
+
 @contextlib.contextmanager
 def atomic_write(path, suffix=None):
-    "Context manager yielding a temp path beside `path`; renamed onto `path` on success, removed on failure."
+    """Context manager yielding a temp path beside `path`; renamed onto `path` on success, removed on failure. The
+    file gets the permissions of a plain `open()` (0666 minus the process umask), not mkstemp's 0600."""
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix=suffix or path.suffix + '.tmp', dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}{TMP_MARK}{os.getpid()}-', suffix=suffix or path.suffix,
+                               dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
         raise
+
+def clean_stale_temps(folder, recursive: bool = False) -> list:
+    """Remove temp files that `atomic_write` calls of dead processes left in `folder` (a kill -9 between write and
+    rename); files of living processes are kept. Returns the removed paths."""
+    folder, gone = Path(folder), []
+    if not folder.is_dir(): return gone
+    for p in (folder.rglob if recursive else folder.glob)(f'.*{TMP_MARK}*'):
+        try: pid = int(p.name.split(TMP_MARK, 1)[1].split('-', 1)[0])
+        except (IndexError, ValueError): continue
+        if pid != os.getpid() and not _pid_alive(pid) and p.is_file(): p.unlink(missing_ok=True); gone.append(p)
+    return gone
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0: return False
+    try: os.kill(pid, 0); return True
+    except ProcessLookupError: return False
+    except PermissionError: return True
 
 def _jsonable(o):
     if isinstance(o, (np.floating, np.integer)): return o.item()
