@@ -20,7 +20,7 @@ __all__ = ['SUBSET_IDS', 'SPLIT_IDS', 'SPLIT_POOLS', 'COMPOSE_VERSION', 'RECIPE'
            'object_track', 'render_clip', 'write_clip', 'compose', 'default_root', 'ensure_benchmark', 'plot_clips',
            'load_objects_any', 'benchmark_stats', 'plot_stats', 'save_gallery']
 
-# %% ../../nbs/04_compose.ipynb #9fe47139
+# %% ../../nbs/04_compose.ipynb #5ee37316
 SUBSET_IDS = dict(S4=1, MS3=2, AVSS=3, MSMI=4)
 SPLIT_IDS = dict(train=0, val=1, test=2, test_seen=3, test_sprites=4)
 # split -> (recordings pool, cut-outs pool, backgrounds pool) of AssetBank.split: each extra test split differs from
@@ -53,7 +53,7 @@ def split_view(pools: dict, split: str) -> dict:
     return dict(sounds={c: pools['sounds'][s][c] for c in classes}, images={c: pools['images'][i][c] for c in classes},
                 backgrounds=pools['backgrounds'][b], classes=classes)
 
-# %% ../../nbs/04_compose.ipynb #0e19dcad
+# %% ../../nbs/04_compose.ipynb #84741b0c
 def _sounding(rng, n: int, T: int, subset: str) -> np.ndarray:
     "Per-object, per-second sounding flags [n, T] for the subset's rule."
     s = np.zeros((n, T), bool)
@@ -138,7 +138,7 @@ def plan_clip(bank: AssetBank, pools: dict, subset: str, split: str, i: int, see
         if vis.min() >= MIN_VISIBLE: break
     return plan
 
-# %% ../../nbs/04_compose.ipynb #b3b5782d
+# %% ../../nbs/04_compose.ipynb #f0bfbd69
 def _lookup(pools, split, kind, cls, aid):
     for a in split_view(pools, split)[kind].get(cls, []):
         if a.id == aid: return a
@@ -282,7 +282,7 @@ def write_clip(root, plan: dict, r: dict, pools: dict, object_audio=('val', 'tes
     else: row = dict(vid=name, uid=name, s_min=0, s_sec=0, a_obj='_'.join(dict.fromkeys(sounding_classes)), split=split, label=label)
     return row, objs
 
-# %% ../../nbs/04_compose.ipynb #d2c8ff5b
+# %% ../../nbs/04_compose.ipynb #b4559738
 _W = {}
 
 def _work(args):
@@ -378,7 +378,7 @@ def compose(root, subset: str, bank: AssetBank = None, n_train: int = 2000, n_te
         _W.clear()
     return final
 
-# %% ../../nbs/04_compose.ipynb #fc002d8e
+# %% ../../nbs/04_compose.ipynb #0d51f5a1
 def default_root() -> Path: return project_root() / 'data' / 'composed'
 
 def ensure_benchmark(root=None, subset: str = 'S4', bank: AssetBank = None, rebuild: bool = False, **params) -> Path:
