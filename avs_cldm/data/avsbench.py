@@ -20,8 +20,8 @@ from ..audio import log_mel
 
 # %% auto #0
 __all__ = ['SPLITS', 'SR', 'IMAGENET_MEAN', 'IMAGENET_STD', 'AVSS_SETS', 'AVSS_NUM_CLASSES', 'NUM_CLASSES', 'S4_CATEGORIES',
-           'SUBSETS', 'AUDIO_PADS', 'USUAL_SPLITS', 'MIN_AUDIO_SECONDS', 'AUDIO_SOURCES', 'DataError', 'SubsetSpec',
-           'get_spec', 'subset_dir', 'clip_files', 'read_meta', 'read_frame', 'read_mask', 'avss_palette',
+           'SUBSETS', 'AUDIO_PADS', 'USUAL_SPLITS', 'MIN_AUDIO_SECONDS', 'AUDIO_SOURCES', 'DataError', 'SplitNames',
+           'SubsetSpec', 'get_spec', 'subset_dir', 'clip_files', 'read_meta', 'read_frame', 'read_mask', 'avss_palette',
            'colour_to_label', 'label_to_colour', 'read_label_map', 'read_audio', 'fit_length', 'sine_wave',
            'clip_log_mel', 'RestrictedUnpickler', 'load_pkl', 'read_pkl_mel', 'check_layout', 'make_fixture',
            'AVSDataset', 'collate', 'load_objects']
@@ -34,7 +34,15 @@ class DataError(ValueError):
         super().__init__(f"{path}: {problem}")
 
 # %% ../../nbs/02_avsbench.ipynb #d17edb3c
-SPLITS = ('train', 'val', 'test')
+class SplitNames(tuple):
+    "AVSBench's split names (iterating, printing and fixtures use these) plus `extra` names that `in` also accepts."
+    def __new__(cls, names, extra=()):
+        t = super().__new__(cls, names); t.extra = tuple(extra); return t
+    def __contains__(self, name): return tuple.__contains__(self, name) or name in self.extra
+    def __reduce__(self): return (SplitNames, (tuple(self), self.extra))
+
+# AVSBench's train/val/test, and the composed benchmark's extra test splits (data.compose: test_seen, test_sprites)
+SPLITS = SplitNames(('train', 'val', 'test'), extra=('test_seen', 'test_sprites'))
 SR = 16000                                   # AVSBench's audio rate (wavs written at 16 kHz; reference §1.1)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)

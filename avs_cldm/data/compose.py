@@ -15,16 +15,19 @@ from .assets import AssetBank, SR
 from .avsbench import clip_files, subset_dir, get_spec, label_to_colour, AVSS_NUM_CLASSES
 
 # %% auto #0
-__all__ = ['SUBSET_IDS', 'SPLIT_IDS', 'POOL', 'COMPOSE_VERSION', 'RECIPE', 'P_SWITCH', 'P_MSMI_SWITCH', 'MIN_VISIBLE', 'DRIFT',
-           'ZOOM', 'GAIN_DB', 'RAMP', 'PNG_LEVEL', 'clip_name', 'plan_clip', 'object_layers', 'object_track',
-           'render_clip', 'write_clip', 'compose', 'default_root', 'ensure_benchmark', 'plot_clips', 'load_objects_any',
-           'benchmark_stats', 'plot_stats', 'save_gallery']
+__all__ = ['SUBSET_IDS', 'SPLIT_IDS', 'SPLIT_POOLS', 'COMPOSE_VERSION', 'RECIPE', 'P_SWITCH', 'P_MSMI_SWITCH', 'MIN_VISIBLE',
+           'DRIFT', 'ZOOM', 'GAIN_DB', 'RAMP', 'PNG_LEVEL', 'clip_name', 'split_view', 'plan_clip', 'object_layers',
+           'object_track', 'render_clip', 'write_clip', 'compose', 'default_root', 'ensure_benchmark', 'plot_clips',
+           'load_objects_any', 'benchmark_stats', 'plot_stats', 'save_gallery']
 
-# %% ../../nbs/04_compose.ipynb #f6ec8995
+# %% ../../nbs/04_compose.ipynb #5ee37316
 SUBSET_IDS = dict(S4=1, MS3=2, AVSS=3, MSMI=4)
-SPLIT_IDS = dict(train=0, val=1, test=2)
-POOL = dict(train='train', val='train', test='test')
-COMPOSE_VERSION = 1
+SPLIT_IDS = dict(train=0, val=1, test=2, test_seen=3, test_sprites=4)
+# split -> (recordings pool, cut-outs pool, backgrounds pool) of AssetBank.split: each extra test split differs from
+# `test` in exactly one factor (test_seen: the recordings are training ones; test_sprites: the cut-outs are held out).
+SPLIT_POOLS = dict(train=('train', 'train', 'train'), val=('val', 'train', 'val'), test=('test', 'train', 'test'),
+                   test_seen=('train', 'train', 'test'), test_sprites=('test', 'heldout', 'test'))
+COMPOSE_VERSION = 2
 RECIPE = dict(
     S4=dict(n_objects=(1, 2, 3), p_objects=(0.4, 0.35, 0.25), size=(0.35, 0.65)),
     MS3=dict(n_objects=(2, 3, 4), p_objects=(0.4, 0.35, 0.25), size=(0.3, 0.5)),
@@ -42,7 +45,15 @@ def clip_name(subset: str, split: str, i: int) -> str:
     "The clip name: subset prefix + split + 5-digit index (e.g. s4train00012)."
     return f"{get_spec(subset).prefix or 'avss'}{split}{i:05d}"
 
-# %% ../../nbs/04_compose.ipynb #7203027c
+def split_view(pools: dict, split: str) -> dict:
+    "The assets one split draws from: {'sounds': {cls: [..]}, 'images': {cls: [..]}, 'backgrounds': [..], 'classes': [..]}."
+    if split not in SPLIT_POOLS: raise ValueError(f'split={split!r}: one of {tuple(SPLIT_POOLS)}')
+    s, i, b = SPLIT_POOLS[split]
+    classes = [c for c in pools['classes'] if pools['images'][i].get(c)]
+    return dict(sounds={c: pools['sounds'][s][c] for c in classes}, images={c: pools['images'][i][c] for c in classes},
+                backgrounds=pools['backgrounds'][b], classes=classes)
+
+# %% ../../nbs/04_compose.ipynb #84741b0c
 def _sounding(rng, n: int, T: int, subset: str) -> np.ndarray:
     "Per-object, per-second sounding flags [n, T] for the subset's rule."
     s = np.zeros((n, T), bool)
@@ -71,16 +82,18 @@ def plan_clip(bank: AssetBank, pools: dict, subset: str, split: str, i: int, see
               T: int = 5) -> dict:
     "Everything random about clip `i`: background crop, objects (class, cut-out, boxes per frame, recording, gains)."
     rng = np.random.default_rng([seed, SUBSET_IDS[subset], SPLIT_IDS[split], i])
-    pool, rec, S = pools[POOL[split]], RECIPE[subset], img_size
+    pool, rec, S = split_view(pools, split), RECIPE[subset], img_size
     bgs = pool['backgrounds']; bg = bgs[int(rng.integers(len(bgs)))]
     bh, bw = bg.data.shape[:2]; side = int(min(bh, bw) * rng.uniform(0.6, 1.0))
     crop = (int(rng.integers(0, bw - side + 1)), int(rng.integers(0, bh - side + 1)), side)
     n = int(rng.choice(rec['n_objects'], p=rec['p_objects']))
-    classes = list(bank.classes)
+    classes = list(pool['classes'])
+    if not classes or (subset in ('MS3', 'AVSS') and len(classes) < 2):
+        raise ValueError(f'{subset} split {split!r}: {len(classes)} class(es) to draw from ({classes}); too few')
     if subset == 'MSMI':
         c = classes[int(rng.integers(len(classes)))]
         others = [k for k in classes if k != c]
-        cls = [c, c] + ([others[int(rng.integers(len(others)))]] if n == 3 else [])
+        cls = [c, c] + ([others[int(rng.integers(len(others)))]] if n == 3 and others else [])
     else:
         n = min(n, len(classes))
         cls = [classes[k] for k in rng.choice(len(classes), n, replace=False)]
@@ -125,12 +138,11 @@ def plan_clip(bank: AssetBank, pools: dict, subset: str, split: str, i: int, see
         if vis.min() >= MIN_VISIBLE: break
     return plan
 
-# %% ../../nbs/04_compose.ipynb #56dd6af5
+# %% ../../nbs/04_compose.ipynb #f0bfbd69
 def _lookup(pools, split, kind, cls, aid):
-    src = pools[POOL[split]][kind][cls]
-    for a in src:
+    for a in split_view(pools, split)[kind].get(cls, []):
         if a.id == aid: return a
-    raise KeyError(f'{kind} {aid!r} of class {cls!r} not in the {POOL[split]} pool')
+    raise KeyError(f'{kind} {aid!r} of class {cls!r} not in the pools of split {split!r} {SPLIT_POOLS[split]}')
 
 def object_layers(pools: dict, plan: dict) -> list:
     "Per object, per frame: (x0, y0, rgb float [h,w,3], alpha float [h,w]) of the pasted cut-out."
@@ -185,7 +197,7 @@ def object_track(sound: np.ndarray, offset: int, gain_db: float, T: int, sr: int
 def render_clip(bank: AssetBank, pools: dict, plan: dict) -> dict:
     "frames uint8 [T,S,S,3], masks bool [n,T,S,S] (visible), gt bool [T,S,S], tracks [n,T*sr], audio [C,T*sr], pan."
     S, T, split = plan['img_size'], plan['T'], plan['split']
-    bg = next(a for a in pools[POOL[split]]['backgrounds'] if a.id == plan['background']).data
+    bg = next(a for a in split_view(pools, split)['backgrounds'] if a.id == plan['background']).data
     x0, y0, side = plan['crop']
     im = Image.fromarray(bg).crop((x0, y0, x0 + side, y0 + side)).resize((S, S), Image.BILINEAR)
     if plan['bg_flip']: im = im.transpose(Image.FLIP_LEFT_RIGHT)
@@ -270,7 +282,7 @@ def write_clip(root, plan: dict, r: dict, pools: dict, object_audio=('val', 'tes
     else: row = dict(vid=name, uid=name, s_min=0, s_sec=0, a_obj='_'.join(dict.fromkeys(sounding_classes)), split=split, label=label)
     return row, objs
 
-# %% ../../nbs/04_compose.ipynb #64f78cca
+# %% ../../nbs/04_compose.ipynb #b4559738
 _W = {}
 
 def _work(args):
@@ -281,20 +293,26 @@ def _work(args):
     row, objs = write_clip(w['root'], plan, r, w['pools'], w['object_audio'])
     return plan['name'], row, objs
 
-def _pools_for(bank, split_seed, test_frac, split_images):
-    pools = bank.split(split_seed, test_frac, split_images)
-    pools['classes'] = list(bank.classes)
-    return pools
+def _pools_for(bank, split_seed, test_frac, val_frac):
+    return bank.split(split_seed, test_frac, val_frac)
+
+def _ids(d): return {k: sorted(a.id for a in v) for k, v in d.items()} if isinstance(d, dict) else sorted(a.id for a in d)
 
 def compose(root, subset: str, bank: AssetBank = None, n_train: int = 2000, n_test: int = 400, img_size: int = 224,
-            seed: int = 0, n_val: int = 200, split_seed: int = 0, test_frac: float = 0.3, split_images: bool = False,
-            object_audio=('val', 'test'), workers: int = 2, progress: bool = True, callback=None, T: int = 5) -> Path:
+            seed: int = 0, n_val: int = 200, n_test_seen: int = None, n_test_sprites: int = None, split_seed: int = 0,
+            test_frac: float = 0.25, val_frac: float = 0.1, object_audio=('val', 'test'), workers: int = 2,
+            progress: bool = True, callback=None, T: int = 5) -> Path:
     "Build `subset` in AVSBench's layout under `root` (atomically: temp folder, then rename); returns its folder."
     if subset not in SUBSET_IDS: raise ValueError(f"subset={subset!r}: one of {tuple(SUBSET_IDS)}")
     if T != 5: raise ValueError(f'T={T}: the composed benchmark has 5 frames per clip (AVSBench S4/MS3)')
-    for k, v in dict(n_train=n_train, n_test=n_test, n_val=n_val).items():
-        if not isinstance(v, int) or v < 0: raise ValueError(f'{k}={v!r}: must be an int >= 0')
-    if n_train + n_test + n_val == 0: raise ValueError('n_train + n_val + n_test must be > 0')
+    n_test_seen = n_test if n_test_seen is None else n_test_seen
+    n_test_sprites = n_test if n_test_sprites is None else n_test_sprites
+    sizes = dict(train=n_train, val=n_val, test=n_test, test_seen=n_test_seen, test_sprites=n_test_sprites)
+    for k, v in sizes.items():
+        if not isinstance(v, int) or v < 0: raise ValueError(f'n_{k}={v!r}: must be an int >= 0')
+    if sum(sizes.values()) == 0: raise ValueError('n_train + n_val + n_test (+ n_test_seen + n_test_sprites) must be > 0')
+    bad = [s for s in object_audio if s not in SPLIT_POOLS]
+    if bad: raise ValueError(f'object_audio={tuple(object_audio)!r}: unknown split(s) {bad}; splits are {tuple(SPLIT_POOLS)}')
     if not isinstance(img_size, int) or img_size < 32: raise ValueError(f'img_size={img_size!r}: an int >= 32')
     bank = bank if bank is not None else AssetBank.load()
     if len(bank.classes) + 1 > AVSS_NUM_CLASSES: raise ValueError(f'the bank has {len(bank.classes)} classes; AVSS allows 70')
@@ -304,14 +322,16 @@ def compose(root, subset: str, bank: AssetBank = None, n_train: int = 2000, n_te
     tmp_root = root / f'.compose-{subset}-tmp-{os.getpid()}'
     shutil.rmtree(tmp_root, ignore_errors=True)
     t0 = time.time()
-    pools = _pools_for(bank, split_seed, test_frac, split_images)
-    params = dict(subset=subset, n_train=n_train, n_val=n_val, n_test=n_test, img_size=img_size, seed=seed,
-                  split_seed=split_seed, test_frac=test_frac, split_images=split_images, T=T,
-                  object_audio=sorted(object_audio), bank=bank.name, bank_fingerprint=bank.fingerprint,
-                  version=COMPOSE_VERSION)
+    pools = _pools_for(bank, split_seed, test_frac, val_frac)
+    if subset in ('MS3', 'AVSS') and sizes['test_sprites'] and len(split_view(pools, 'test_sprites')['classes']) < 2:
+        sizes['test_sprites'] = 0                           # fewer than 2 classes have a held-out cut-out: no such split
+    params = dict(subset=subset, n_train=n_train, n_val=n_val, n_test=n_test, n_test_seen=n_test_seen,
+                  n_test_sprites=n_test_sprites, img_size=img_size, seed=seed, split_seed=split_seed, test_frac=test_frac,
+                  val_frac=val_frac, T=T, object_audio=sorted(object_audio), bank=bank.name,
+                  bank_fingerprint=bank.fingerprint, version=COMPOSE_VERSION)
     _W.update(bank=bank, pools=pools, subset=subset, seed=seed, img_size=img_size, T=T, root=tmp_root,
               object_audio=tuple(object_audio))
-    jobs = [(s, i) for s, n in (('train', n_train), ('val', n_val), ('test', n_test)) for i in range(n)]
+    jobs = [(s, i) for s, n in sizes.items() for i in range(n)]
     rows, objects = [], {}
     try:
         subset_dir(tmp_root, subset).mkdir(parents=True)
@@ -336,12 +356,18 @@ def compose(root, subset: str, bank: AssetBank = None, n_train: int = 2000, n_te
             names += [f'unused{k:02d}' for k in range(len(names), AVSS_NUM_CLASSES)]
             save_json({c: k for k, c in enumerate(names)}, base / 'label2idx.json')
         counts = pd.Series([o['class'] for v in objects.values() for o in v if any(o['sounding'])]).value_counts()
+        views = {s: split_view(pools, s) for s in SPLIT_POOLS}
         save_json(dict(params, finished=True, seconds=round(time.time() - t0, 1), clips=len(rows),
+                       split_clips={s: sum(r['split'] == s for r in rows) for s in SPLIT_POOLS},
                        sounding_class_counts=counts.to_dict(), classes=sorted(bank.classes),
-                       train_pool={k: sorted(a.id for a in v) for k, v in pools['train']['sounds'].items()},
-                       test_pool={k: sorted(a.id for a in v) for k, v in pools['test']['sounds'].items()},
-                       train_backgrounds=sorted(a.id for a in pools['train']['backgrounds']),
-                       test_backgrounds=sorted(a.id for a in pools['test']['backgrounds'])), base / 'compose.json')
+                       splits={s: dict(zip(('sounds', 'images', 'backgrounds'), SPLIT_POOLS[s]), classes=views[s]['classes'])
+                               for s in SPLIT_POOLS},
+                       pools=dict(sounds={p: _ids(v) for p, v in pools['sounds'].items()},
+                                  images={p: _ids(v) for p, v in pools['images'].items()},
+                                  backgrounds={p: _ids(v) for p, v in pools['backgrounds'].items()}),
+                       train_pool=_ids(pools['sounds']['train']), test_pool=_ids(pools['sounds']['test']),
+                       train_backgrounds=_ids(pools['backgrounds']['train']),
+                       test_backgrounds=_ids(pools['backgrounds']['test'])), base / 'compose.json')
         old = None
         if final.exists():
             old = root / f'.compose-{subset}-old-{os.getpid()}'; os.replace(final, old)
@@ -352,7 +378,7 @@ def compose(root, subset: str, bank: AssetBank = None, n_train: int = 2000, n_te
         _W.clear()
     return final
 
-# %% ../../nbs/04_compose.ipynb #5170f88c
+# %% ../../nbs/04_compose.ipynb #0d51f5a1
 def default_root() -> Path: return project_root() / 'data' / 'composed'
 
 def ensure_benchmark(root=None, subset: str = 'S4', bank: AssetBank = None, rebuild: bool = False, **params) -> Path:
@@ -365,10 +391,15 @@ def ensure_benchmark(root=None, subset: str = 'S4', bank: AssetBank = None, rebu
         if pid == os.getpid() or not _alive(pid): shutil.rmtree(p, ignore_errors=True)
     final = subset_dir(root, subset)
     marker = final / 'compose.json'
+    if final.exists() and marker.is_file() and not rebuild and load_json(marker).get('version') != COMPOSE_VERSION:
+        print(f"{final}: built by compose version {load_json(marker).get('version')}, this is {COMPOSE_VERSION}: rebuilding")
+        rebuild = True
     if final.exists() and marker.is_file() and not rebuild:
         done = load_json(marker)
         want = dict(_defaults(), **params)
         want['object_audio'] = sorted(want['object_audio'])
+        for k in ('n_test_seen', 'n_test_sprites'):
+            if want[k] is None: want[k] = want['n_test']
         diff = {k: (done.get(k), v) for k, v in want.items() if k in done and done.get(k) != v}
         if bank is not None and done.get('bank_fingerprint') != bank.fingerprint:
             diff['bank'] = (f"{done.get('bank')} {done.get('bank_fingerprint')}", f'{bank.name} {bank.fingerprint}')
@@ -386,7 +417,8 @@ def ensure_benchmark(root=None, subset: str = 'S4', bank: AssetBank = None, rebu
 def _defaults() -> dict:
     import inspect
     sig = inspect.signature(compose)
-    keep = ['n_train', 'n_test', 'img_size', 'seed', 'n_val', 'split_seed', 'test_frac', 'split_images', 'object_audio', 'T']
+    keep = ['n_train', 'n_test', 'img_size', 'seed', 'n_val', 'n_test_seen', 'n_test_sprites', 'split_seed', 'test_frac',
+            'val_frac', 'object_audio', 'T']
     return {k: sig.parameters[k].default for k in keep}
 
 def _alive(pid: int) -> bool:
