@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from .audio import SAMPLE_RATE
 
 # %% auto #0
-__all__ = ['AUDIO_AUG', 'IMAGE_AUG', 'augment_wave', 'augment_clip']
+__all__ = ['AUDIO_AUG', 'MEL_AUG', 'IMAGE_AUG', 'augment_wave', 'augment_mel', 'augment_clip']
 
 # %% ../nbs/05a_augment.ipynb #731d03da
 AUDIO_AUG = dict(pitch_semitones=1.0, p_pitch=0.5, shift_s=0.1, eq_db=4.0, p_eq=0.8, snr_db=(10.0, 40.0), p_noise=0.8,
@@ -77,6 +77,30 @@ def augment_wave(wave: torch.Tensor,           # [S] or [C, S] float waveform
     w = w * 10 ** (_u(generator, -p['gain_db'], p['gain_db']) / 20)
     out = w.clamp(-1, 1).to(wave.dtype)
     return out[0] if wave.ndim == 1 else out
+
+# %% ../nbs/05a_augment.ipynb #3370eb29
+MEL_AUG = dict(freq_masks=2, freq_width=8, time_masks=2, time_width=12)
+
+def augment_mel(mel: torch.Tensor,             # log-mel examples [N, C, frames, mels]
+                generator: torch.Generator,
+                **overrides) -> torch.Tensor:     # any key of `MEL_AUG`
+    "A copy of `mel` with random frequency bands and time spans of each example set to that example's mean."
+    if not isinstance(mel, torch.Tensor) or mel.ndim != 4:
+        raise ValueError(f"mel: expected a tensor [N, C, frames, mels], got {getattr(mel, 'shape', type(mel))}")
+    unknown = sorted(set(overrides) - set(MEL_AUG))
+    if unknown: raise ValueError(f"augment_mel: unknown option(s) {unknown}; known: {sorted(MEL_AUG)}")
+    p = dict(MEL_AUG, **overrides)
+    N, _, Tn, Fn = mel.shape
+    keep = torch.ones(N, 1, Tn, Fn, dtype=torch.bool)
+    for axis, count, width, size in ((3, p['freq_masks'], p['freq_width'], Fn), (2, p['time_masks'], p['time_width'], Tn)):
+        for _ in range(count):
+            w = torch.randint(0, width + 1, (N,), generator=generator)
+            start = (torch.rand(N, generator=generator) * (size - w + 1)).long()
+            pos = torch.arange(size)
+            band = (pos[None] >= start[:, None]) & (pos[None] < (start + w)[:, None])        # [N, size]
+            keep &= ~(band[:, None, None, :] if axis == 3 else band[:, None, :, None])
+    fill = mel.mean((1, 2, 3), keepdim=True)
+    return torch.where(keep.to(mel.device), mel, fill)
 
 # %% ../nbs/05a_augment.ipynb #f05cf8b1
 IMAGE_AUG = dict(scale=(0.8, 1.25), p_flip=0.5, p_colour=0.8, brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05,
