@@ -13,7 +13,7 @@ from .fusion import Neck, TPAVI
 from .decoder import PanopticFPNDecoder
 from .latent import GTEncoder, ConditionEncoder, LatentExpander
 from .diffusion import LatentDiffusion
-from .contrastive import info_nce, cavp_loss, bcl_loss
+from .contrastive import info_nce, info_nce_batch, cavp_loss, bcl_loss
 
 # %% auto #0
 __all__ = ['GaussianHead', 'gaussian_kl', 'num_classes', 'audio_channels', 'AVSModel', 'build_model', 'dummy_batch',
@@ -146,7 +146,7 @@ class AVSModel(nn.Module):
                 cv = None if c is None else c[valid]
                 losses['diffusion'] = self.diffusion.loss(z0.detach() if cfg.detach_latent else z0, cv)
                 if cfg.contrastive == 'infonce' and c is not None:
-                    losses['contrastive'] = info_nce(cv, z0, tau=cfg.tau)
+                    losses['contrastive'] = info_nce_batch(c, z0, valid, tau=cfg.tau)   # global-batch negatives under DDP
                 with torch.no_grad(): zs = self.sample_latent(c, N, ddim_steps, generator)
                 z = zs.clone()
                 if cfg.decoder_latent == 'posterior': z[valid] = z0
