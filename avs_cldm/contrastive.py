@@ -61,7 +61,8 @@ def gather_rows(x: torch.Tensor) -> tuple:
 
 def _info_nce_rows(c, valid, z_all, valid_all, offset, tau, scale):
     "scale · Σ over the valid anchors c_i of −log softmax_j(s(z_j, c_i)/τ)[offset + i], j over the valid candidates."
-    logits = F.normalize(c, dim=1) @ F.normalize(z_all, dim=1).t() / tau                 # [n, R]
+    # normalised in fp32: a frame without ground truth has a zero row, which fp16 would normalise to 0/0
+    logits = F.normalize(c.float(), dim=1) @ F.normalize(z_all.float(), dim=1).t() / tau   # [n, R]
     logits = logits.masked_fill(~valid_all[None], float('-inf'))
     logits = torch.where(valid[:, None], logits, torch.zeros_like(logits))             # invalid anchor: finite dummy row
     target = torch.arange(c.shape[0], device=c.device) + offset
