@@ -447,11 +447,11 @@ def sync_point(tr: Trainer, log: LossLog, prog: Progress, out: Path, epoch: int,
 def train_epoch(tr: Trainer, src: dict, prog: Progress, out: Path, epoch: int, start: int = 0, sums=None,
                 ckpt_every: int = 0, stop_after: int | None = None, log_every: int = 50, progress=True) -> bool:
     "One epoch (from step `start`); checkpoints as asked; True when `stop_after` steps are done (a simulated kill)."
-    cfg = tr.cfg
+    cfg, sums = tr.cfg, sums or {}
     n = len(src['stream']) if 'stream' in src else len(src['data']['name'])
     sampler = StepSampler(n, cfg.batch_size, cfg.seed, epoch, tr.rank, tr.world, start)
     log, steps = LossLog(tr.device, sums), sampler.steps
-    prog.last_sums, prog.last_step, prog.last_time = dict(sums or {}), start, time.time()
+    prog.last_sums, prog.last_step, prog.last_time = dict(sums), start, time.time()
     tr.module.train()
     bar = tqdm(total=steps, initial=start, desc=f'epoch {epoch + 1}/{cfg.epochs}', disable=not progress or tr.rank > 0, leave=False)
     batches = step_batches(cfg, sampler, tr.device, src.get('data'), src.get('feats'), src.get('stream'), cfg.seed * 7919 + epoch)
@@ -464,7 +464,7 @@ def train_epoch(tr: Trainer, src: dict, prog: Progress, out: Path, epoch: int, s
         if last or ckpt or stop or (step + 1 - start) % log_every == 0:
             sums = sync_point(tr, log, prog, out, epoch, step, bar if progress and tr.rank == 0 else None)
         if ckpt and tr.rank == 0: save_run(out, tr, prog, epoch, step + 1, sums)
-        if stop: return True
+        if stop: bar.close(); return True
     bar.close()
     prog.history.append(dict(epoch=epoch + 1, **{k: v / steps for k, v in sums.items()}))
     if tr.rank == 0: save_run(out, tr, prog, epoch + 1, 0)
