@@ -20,7 +20,8 @@ def _history(run):
     with open(run / 'history.csv') as f: return list(csv.DictReader(f))
 
 def _torchrun(*args, timeout=600):
-    env = dict(os.environ, OMP_NUM_THREADS='1')
+    path = os.pathsep.join([str(ROOT)] + [p for p in os.environ.get('PYTHONPATH', '').split(os.pathsep) if p])
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONPATH=path)       # the worker script imports this checkout's package
     r = subprocess.run([sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node=2', *args],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, r.stderr[-3000:]
