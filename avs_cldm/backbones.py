@@ -15,8 +15,8 @@ from .audio import read_state_dict, load_checked
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'STRIDES', 'BACKBONES', 'TIMM_NAMES', 'LITE0_LEVELS', 'imagenet_normalize',
-           'Backbone', 'TinyBackbone', 'TimmBackbone', 'lite0_weights_path', 'efficientnet_lite0',
-           'EfficientNetLite0Backbone', 'build_backbone']
+           'Backbone', 'TinyBackbone', 'with_batch_counters', 'TimmBackbone', 'lite0_weights_path',
+           'efficientnet_lite0', 'EfficientNetLite0Backbone', 'build_backbone']
 
 # %% ../nbs/06_backbones.ipynb #fa68fdd3
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -36,6 +36,7 @@ class Backbone(nn.Module):
     channels: list
     strides: list = list(STRIDES)
     channels_last: bool = False
+    cnn: bool = True                   # a convolutional network (channels_last helps it on CUDA)
 
     def set_channels_last(self, on: bool = True):
         "Switch weights (and, in `forward`, inputs) to the channels-last memory format."
@@ -68,6 +69,13 @@ class TinyBackbone(Backbone):
 TIMM_NAMES = dict(resnet50='resnet50', pvt_v2_b5='pvt_v2_b5')
 _DROP_PATH = dict(pvt_v2=0.1)
 
+def with_batch_counters(sd: dict, model: nn.Module) -> dict:
+    """`sd` with every BatchNorm `num_batches_tracked` counter that `model` has and `sd` lacks taken from `model`
+    (pre-1.0 files such as torchvision's `resnet50-19c8e357.pth` have none); nothing else is filled in."""
+    own = model.state_dict()
+    extra = {k: own[k] for k in own if k.endswith('num_batches_tracked') and k not in sd}
+    return {**sd, **extra} if extra else sd
+
 def _warn_random(name, what="backbone_weights=''"):
     warnings.warn(f"backbone {name!r}: NO WEIGHTS FILE GIVEN ({what}) -> RANDOMLY INITIALISED, NOT IMAGENET-PRETRAINED. "
                   f"The paper uses ImageNet weights: pass a local state dict with build_backbone({name!r}, weights=PATH).",
@@ -88,6 +96,7 @@ class TimmBackbone(Backbone):
         self.channels = [model.feature_info[i]['num_chs'] for i in idx]
         self.strides = [model.feature_info[i]['reduction'] for i in idx]
         self.timm_name = timm_name
+        self.cnn = not timm_name.startswith('pvt')
 
     @staticmethod
     def _load(model, weights):
@@ -97,6 +106,7 @@ class TimmBackbone(Backbone):
             try: sd = filt(sd, model)
             except Exception as e: raise ValueError(f"{weights}: cannot be mapped onto {type(model).__name__} ({e})") from None
         head = model.pretrained_cfg.get('classifier', 'head')
+        sd = with_batch_counters(sd, model)
         load_checked(model, sd, weights, type(model).__name__, allow_missing=(head + '.',), ignore=(head + '.',))
 
     def forward(self, x): return self.body(self._prep(x))

@@ -7,10 +7,11 @@ from __future__ import annotations
 import math
 import torch
 import torch.nn.functional as F
+import torch.distributed as dist
 
 # %% auto #0
-__all__ = ['info_nce', 'mi_lower_bound', 'cavp_match', 'clip_classes', 'cavp_shuffle_labels', 'cavp_samples', 'cavp_loss',
-           'bcl_loss']
+__all__ = ['info_nce', 'mi_lower_bound', 'gather_rows', 'MicroBatchGroup', 'info_nce_batch', 'cavp_match', 'clip_classes',
+           'cavp_shuffle_labels', 'cavp_samples', 'cavp_loss', 'bcl_loss']
 
 # %% ../nbs/10_contrastive.ipynb #3ff7a44d
 def _check_pair(where, a, b, na='c', nb='z0'):
@@ -44,6 +45,62 @@ def mi_lower_bound(loss, # an InfoNCE loss value (tensor or float)
     "The InfoNCE bound I(z0; c) ≥ log n − L (Eq. 11; Oord et al. 2018), in nats."
     if not n >= 1: raise ValueError(f"mi_lower_bound: `n` must be >= 1, got {n}")
     return math.log(n) - loss
+
+# %% ../nbs/10_contrastive.ipynb #8b3ccd19
+_GROUPS = []   # active MicroBatchGroup contexts (innermost last)
+
+def _world() -> int:
+    "World size of the default process group; 1 when not distributed."
+    return dist.get_world_size() if dist.is_available() and dist.is_initialized() else 1
+
+def gather_rows(x: torch.Tensor) -> tuple:
+    "(the rows of `x` of every rank in rank order, index of this rank's first row), differentiable; `x` alone: (x, 0)."
+    if _world() == 1: return x, 0
+    from torch.distributed.nn.functional import all_gather
+    return torch.cat(all_gather(x.contiguous())), dist.get_rank() * x.shape[0]
+
+def _info_nce_rows(c, valid, z_all, valid_all, offset, tau, scale):
+    "scale · Σ over the valid anchors c_i of −log softmax_j(s(z_j, c_i)/τ)[offset + i], j over the valid candidates."
+    # normalised in fp32: a frame without ground truth has a zero row, which fp16 would normalise to 0/0
+    logits = F.normalize(c.float(), dim=1) @ F.normalize(z_all.float(), dim=1).t() / tau   # [n, R]
+    logits = logits.masked_fill(~valid_all[None], float('-inf'))
+    logits = torch.where(valid[:, None], logits, torch.zeros_like(logits))             # invalid anchor: finite dummy row
+    target = torch.arange(c.shape[0], device=c.device) + offset
+    return (F.cross_entropy(logits.float(), target, reduction='none') * valid).sum() * scale
+
+class MicroBatchGroup:
+    "One process's twin of the gathered negatives: micro-batches register their rows; `losses()` contrasts all of them."
+    def __init__(self): self.parts, self.part = [], 0
+    def __enter__(self): _GROUPS.append(self); return self
+    def __exit__(self, *exc): _GROUPS.remove(self)
+
+    def register(self, c, z_full, valid, tau):
+        "Record one micro-batch's rows (under micro-batch index `self.part`); return its placeholder 0."
+        ph = torch.zeros((), device=c.device, requires_grad=True)
+        self.parts.append(dict(c=c, z=z_full, valid=valid, tau=tau, placeholder=ph, part=self.part))
+        return ph
+
+    def losses(self) -> list:
+        "Each registered micro-batch's share W · Σ_local CE_i / n_global of the InfoNCE over all of them."
+        if not self.parts: return []
+        z_all = torch.cat([p['z'] for p in self.parts]); valid_all = torch.cat([p['valid'] for p in self.parts])
+        scale, out, off = len(self.parts) / valid_all.sum().clamp(min=1), [], 0
+        for p in self.parts:
+            out.append(_info_nce_rows(p['c'], p['valid'], z_all, valid_all, off, p['tau'], scale)); off += len(p['z'])
+        return out
+
+def info_nce_batch(c: torch.Tensor, # conditions of every frame [N, D]
+                   z0: torch.Tensor, # latents of the valid frames [n, D], n = valid.sum()
+                   valid: torch.Tensor, # BoolTensor [N]: frames with a ground truth
+                   tau: float = 1.0):
+    "Eq. 10 with the negatives of the whole global batch: `info_nce(c[valid], z0)` alone; gathered under DDP."
+    group, W = (_GROUPS[-1] if _GROUPS else None), _world()
+    if group is None and W == 1: return info_nce(c[valid], z0, tau=tau)
+    z_full = z0.new_zeros(c.shape[0], z0.shape[1]).masked_scatter(valid[:, None], z0)
+    if group is not None: return group.register(c, z_full, valid, tau)
+    packed, offset = gather_rows(torch.cat([z_full, valid[:, None].to(z_full.dtype)], 1))
+    z_all, valid_all = packed[:, :-1], packed[:, -1] > 0.5
+    return _info_nce_rows(c, valid, z_all, valid_all, offset, tau, W / valid_all.sum().clamp(min=1))
 
 # %% ../nbs/10_contrastive.ipynb #84cc0961
 def cavp_match(classes_per_clip, # per clip: iterables of class ids, a multi-hot tensor [B, K], or class ids [B]

@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['CHOICES', 'PRESETS', 'PAPER_EPOCHS', 'TMP_MARK', 'ConfigError', 'Config', 'make_config', 'seed_everything',
-           'project_root', 'resolve_path', 'atomic_write', 'clean_stale_temps', 'save_json', 'load_json', 'get_device',
-           'autocast', 'in_test']
+__all__ = ['CHOICES', 'PRESETS', 'PAPER_EPOCHS', 'TMP_MARK', 'ConfigError', 'Config', 'make_config', 'set_determinism',
+           'seed_everything', 'project_root', 'resolve_path', 'atomic_write', 'clean_stale_temps', 'save_json',
+           'load_json', 'get_device', 'autocast', 'in_test']
 
 # %% ../nbs/00_core.ipynb #f2add41d
 CHOICES = dict(
@@ -93,12 +93,14 @@ class Config:
     max_test_clips: int = 0
     f_batch_clips: int = 4             # clips per F-measure batch (AVSBench test.sh: 4; per-clip F: 1), see 01_metrics
     avss_count_padded: bool = True     # AVSS: score zero-padded frames as AVSBench does (background against background)
-    amp: str = 'none'                  # none | bf16 (CPU or CUDA autocast) | fp16 (CUDA AMP)
+    amp: str = 'none'                  # none | bf16 (autocast) | fp16 (autocast + GradScaler; on CPU only for dry runs)
     init_from: str = ''                # checkpoint whose weights initialise the model (Table V: S4 -> MS3)
     out_dir: str = 'reports/runs'
     run_name: str = ''                 # '' -> derived from the fields that differ from the defaults
     ckpt_every: int = 0                # steps between mid-epoch checkpoints (0: at the end of each epoch only)
-    num_workers: int = 0
+    num_workers: int = 0               # DataLoader workers of the streaming data path (runs without a feature cache)
+    deterministic: bool = True         # deterministic kernels, no cudnn.benchmark, no TF32 (False: the fast GPU settings)
+    compile: bool = False              # torch.compile the training forward (opt-in)
 
     def __post_init__(self): self.validate()
 
@@ -152,7 +154,7 @@ class Config:
         "The run's folder name: `run_name`, or subset_method plus the fields that differ from the preset's defaults."
         if self.run_name: return self.run_name
         base = make_config(self.preset, subset=self.subset, method=self.method)
-        skip = {'subset', 'method', 'out_dir', 'run_name', 'num_workers', 'data_root', 'preset'}
+        skip = {'subset', 'method', 'out_dir', 'run_name', 'num_workers', 'data_root', 'preset', 'deterministic', 'compile'}
         diff = [f.name for f in fields(self) if f.name not in skip and getattr(self, f.name) != getattr(base, f.name)]
         parts = [self.subset, self.method] + ([] if self.preset == 'cpu' else [self.preset]) + \
                 [f"{k}={Path(str(getattr(self, k))).name or getattr(self, k)}" for k in diff]
@@ -162,9 +164,10 @@ class Config:
 PRESETS = dict(
     cpu=dict(img_size=128, batch_size=16, epochs=10, lr=1e-3, freeze_backbone=True, cache_features=True,
              head_channels=64, audio_encoder='light', backbone='efficientnet_lite0', latent_img_size=64,
-             cavp_min_pixels=64),
+             cavp_min_pixels=64, deterministic=True),
     paper=dict(img_size=224, batch_size=4, epochs=None, lr=1e-4, freeze_backbone=False, cache_features=False,
-               head_channels=128, audio_encoder='vggish', backbone='resnet50', latent_img_size=0),
+               head_channels=128, audio_encoder='vggish', backbone='resnet50', latent_img_size=0,
+               deterministic=False, num_workers=4),
 )
 PAPER_EPOCHS = dict(S4=15, MS3=30, AVSS=60, MSMI=30)
 
@@ -178,13 +181,21 @@ def make_config(preset='cpu', **params) -> Config:
     return Config.from_dict(dict(preset=preset, **vals))
 
 # %% ../nbs/00_core.ipynb #661cec30
+def set_determinism(on: bool = True):
+    """on: deterministic algorithms (warn-only), no cudnn.benchmark and no TF32; off: cudnn.benchmark and TF32
+    matmuls/convolutions (faster on a GPU, not bit-reproducible)."""
+    if on: os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')   # deterministic cuBLAS (read at CUDA start)
+    torch.use_deterministic_algorithms(on, warn_only=True)
+    torch.backends.cudnn.benchmark = not on
+    torch.backends.cuda.matmul.allow_tf32 = not on
+    torch.backends.cudnn.allow_tf32 = not on
+    return on
+
 def seed_everything(seed: int = 123, deterministic: bool = True):
-    "Seed `random`, NumPy and torch; optionally request deterministic algorithms (warn-only)."
+    "Seed `random`, NumPy and torch; `deterministic` as in `set_determinism`."
     random.seed(seed); np.random.seed(seed); torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
-    if deterministic:
-        torch.use_deterministic_algorithms(True, warn_only=True)
-        if torch.backends.cudnn.is_available(): torch.backends.cudnn.benchmark = False
+    set_determinism(deterministic)
     return seed
 
 # %% ../nbs/00_core.ipynb #fa4d837c
@@ -267,10 +278,9 @@ def get_device(device=None) -> torch.device:
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
 def autocast(amp: str = 'none', device=None):
-    "An autocast context for `amp` in {'none','bf16','fp16'}; fp16 needs CUDA."
+    "An autocast context for `amp` in {'none','bf16','fp16'} on `device` (fp16 on CPU: slow, for dry runs)."
     device = get_device(device)
     if amp == 'none': return contextlib.nullcontext()
-    if amp == 'fp16' and device.type != 'cuda': raise ConfigError('amp', amp, "fp16 AMP needs CUDA; use 'bf16' on CPU")
     if amp not in ('bf16', 'fp16'): raise ConfigError('amp', amp, f"one of {CHOICES['amp']}")
     return torch.autocast(device.type, dtype=torch.bfloat16 if amp == 'bf16' else torch.float16)
 

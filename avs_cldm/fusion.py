@@ -104,11 +104,8 @@ class TPAVI(nn.Module):
         A = Wz @ PG.transpose(1, 2) @ Wt                                   # [B, C, C]
         c0 = (Wz @ PG.transpose(1, 2) @ bt[:, None])[..., 0] + bz          # [B, C]
         zpre = torch.baddbmm(c0[:, None, :], xr, A.transpose(1, 2))        # [B, M, C]
-        bn = self.W_z[1]
-        zpre = F.batch_norm(zpre.reshape(B * M, C), bn.running_mean, bn.running_var, bn.weight, bn.bias,
-                            self.training or not bn.track_running_stats, bn.momentum if bn.momentum is not None else 0.1,
-                            bn.eps)
-        if self.training and bn.track_running_stats: bn.num_batches_tracked.add_(1)
-        z = self.norm_layer(zpre.reshape(B, M, C) + xr)                    # residual, then LayerNorm over C
+        # W_z's BatchNorm3d, called as the module (so SyncBatchNorm conversion reaches it) on a [B*M, C, 1, 1, 1] view
+        zpre = self.W_z[1](zpre.reshape(B * M, C, 1, 1, 1)).view(B, M, C)
+        z = self.norm_layer(zpre + xr)                    # residual, then LayerNorm over C
         out = z.reshape(N, h, w, C).permute(0, 3, 1, 2)                    # [N, C, h, w] (channels_last memory)
         return (out, a_hat) if return_audio else out

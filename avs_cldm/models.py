@@ -14,7 +14,7 @@ from .fusion import Neck, TPAVI
 from .decoder import PanopticFPNDecoder
 from .latent import GTEncoder, ConditionEncoder, LatentExpander, MaskDecoder, mask_ae_loss
 from .diffusion import LatentDiffusion
-from .contrastive import info_nce, cavp_loss, bcl_loss
+from .contrastive import info_nce, info_nce_batch, cavp_loss, bcl_loss
 from .avsbench_model import AVSBenchModel
 
 # %% auto #0
@@ -171,11 +171,12 @@ def register_contrastive(name):
 
 @register_contrastive('infonce')
 class InfoNCETerm(nn.Module):
-    "Eq. 10 between the valid frames' c and z0 (τ = cfg.tau)."
+    "Eq. 10 between the valid frames' c and z0 (τ = cfg.tau); under DDP the negatives are gathered from every rank."
     def __init__(self, cfg, channels, audio_dim): super().__init__(); self.tau = cfg.tau
     def forward(self, model, enc, batch, y, valid, extras):
         if extras.get('c') is None or 'z0' not in extras: return None
-        return info_nce(extras['c'], extras['z0'], tau=self.tau)
+        c = extras['c'].new_zeros(valid.shape[0], extras['c'].shape[1]).masked_scatter(valid[:, None], extras['c'])
+        return info_nce_batch(c, extras['z0'], valid, tau=self.tau)   # negatives: the valid frames of the global batch
 
 @register_contrastive('bcl')
 class BCLTerm(nn.Module):
