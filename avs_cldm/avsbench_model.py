@@ -174,10 +174,10 @@ class AVSBenchModel(nn.Module):
 
     # -- forward ------------------------------------------------------------------------------------------
     def forward(self, batch, feats=None, ddim_steps=None, generator=None, return_trajectory=False, audio_feats=None):
-        B, T, _, H, W = batch['frames'].shape
+        B, T = batch['frames'].shape[:2]
         G, A, fm = self.encode(batch, feats, audio_feats)
-        logits = self.decode(G, fm)
-        out = {'logits': logits.view(B, T, self.n_cls, H, W)}
+        logits = self.decode(G, fm)                       # at the backbone input's size (stride-4 features, x4)
+        out = {'logits': logits.view(B, T, self.n_cls, *logits.shape[-2:])}
         target = 'labels' if self.n_cls > 1 else 'masks'
         if self.training and target in batch:
             N = B * T

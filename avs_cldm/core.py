@@ -11,9 +11,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['CHOICES', 'PRESETS', 'PAPER_EPOCHS', 'TMP_MARK', 'ConfigError', 'Config', 'make_config', 'set_determinism',
-           'seed_everything', 'project_root', 'resolve_path', 'atomic_write', 'clean_stale_temps', 'save_json',
-           'load_json', 'get_device', 'autocast', 'in_test']
+__all__ = ['CHOICES', 'PATH_FIELDS', 'EXECUTION_FIELDS', 'CODE_EXCLUDED', 'PRESETS', 'PAPER_EPOCHS', 'TMP_MARK', 'ConfigError',
+           'project_root', 'resolve_path', 'Config', 'code_version', 'make_config', 'set_determinism',
+           'seed_everything', 'atomic_write', 'clean_stale_temps', 'save_json', 'load_json', 'get_device', 'autocast',
+           'in_test']
 
 # %% ../nbs/00_core.ipynb #f2add41d
 CHOICES = dict(
@@ -39,6 +40,21 @@ class ConfigError(ValueError):
     def __init__(self, name, value, allowed):
         self.field = name
         super().__init__(f"config field `{name}` = {value!r} is invalid: {allowed}")
+
+# %% ../nbs/00_core.ipynb #fa4d837c
+def project_root() -> Path:
+    "The folder holding settings.ini: $AVS_CLDM_ROOT, else searched upwards from the cwd, then from this file."
+    env = os.environ.get('AVS_CLDM_ROOT')
+    if env: return Path(env).resolve()
+    for start in (Path.cwd(), Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd()):
+        for p in [start, *start.parents]:
+            if (p / 'settings.ini').exists() and (p / 'avs_cldm').is_dir(): return p
+    return Path.cwd().resolve()
+
+def resolve_path(p, root=None) -> Path:
+    "`p` if absolute, else relative to the project root."
+    p = Path(p).expanduser()
+    return p if p.is_absolute() else (Path(root) if root else project_root()) / p
 
 # %% ../nbs/00_core.ipynb #725d2b67
 @dataclass
@@ -86,7 +102,8 @@ class Config:
     lambda_ae: float = 1.0             # weight of the mask-autoencoder term (phi_objective='ae')
     audio_aug: bool = False            # training-time audio augmentation (05a_augment)
     image_aug: bool = False            # training-time frame/mask augmentation (05a_augment)
-    aug_views: int = 4                 # augmented copies per training clip when features are cached (audio_aug/image_aug)
+    aug_views: int = 1                 # augmented copies (views) of each training clip in the cached data path (12a)
+    aug_seed: int = 0                  # seeds the augmented views (shared by every run of a benchmark; the run seed picks among them)
     lr_schedule: str = 'constant'      # constant (paper) | cosine (linear warm-up, then cosine decay to 0)
     warmup_frac: float = 0.05          # share of the steps spent warming up (lr_schedule='cosine')
     max_train_clips: int = 0           # 0 = all; >0 keeps the first N (quick runs, tests)
@@ -98,6 +115,8 @@ class Config:
     out_dir: str = 'reports/runs'
     run_name: str = ''                 # '' -> derived from the fields that differ from the defaults
     ckpt_every: int = 0                # steps between mid-epoch checkpoints (0: at the end of each epoch only)
+    select_best: bool = False          # evaluate on val after every epoch, test the best state (AVSBench; paper preset)
+    val_every: int = 0                 # evaluate on val and test every N steps, into curve.csv (learning curves)
     num_workers: int = 0               # DataLoader workers of the streaming data path (runs without a feature cache)
     deterministic: bool = True         # deterministic kernels, no cudnn.benchmark, no TF32 (False: the fast GPU settings)
     compile: bool = False              # torch.compile the training forward (opt-in)
@@ -122,7 +141,7 @@ class Config:
         for name in ['lr', 'tau']:
             if not getattr(self, name) > 0: raise ConfigError(name, getattr(self, name), "must be > 0")
         for name in ['lambda_diffusion', 'lambda_contrastive', 'kl_weight', 'ddim_eta', 'max_train_clips',
-                     'max_test_clips', 'num_workers', 'lambda_ae', 'aug_views', 'ckpt_every']:
+                     'max_test_clips', 'num_workers', 'lambda_ae', 'aug_views', 'ckpt_every', 'aug_seed', 'val_every']:
             if getattr(self, name) < 0: raise ConfigError(name, getattr(self, name), "must be >= 0")
         if not 0 <= self.warmup_frac < 1: raise ConfigError('warmup_frac', self.warmup_frac, "must be in [0, 1)")
         if self.ddim_steps > self.diffusion_steps:
@@ -140,7 +159,8 @@ class Config:
 
     @classmethod
     def from_dict(cls, d):
-        "Build from a dict (e.g. a run's config.json); unknown keys are an error naming them."
+        "Build from a dict (e.g. a run's config.json, whose `code_version` is a record, not a setting); unknown keys are an error naming them."
+        d = {k: v for k, v in d.items() if k != 'code_version'}
         names = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - names)
         if unknown: raise ConfigError(unknown[0], d[unknown[0]], f"unknown field; known fields: {sorted(names)}")
@@ -154,11 +174,42 @@ class Config:
         "The run's folder name: `run_name`, or subset_method plus the fields that differ from the preset's defaults."
         if self.run_name: return self.run_name
         base = make_config(self.preset, subset=self.subset, method=self.method)
-        skip = {'subset', 'method', 'out_dir', 'run_name', 'num_workers', 'data_root', 'preset', 'deterministic', 'compile'}
+        skip = {'subset', 'method', 'out_dir', 'run_name', 'data_root', 'preset'} | EXECUTION_FIELDS
         diff = [f.name for f in fields(self) if f.name not in skip and getattr(self, f.name) != getattr(base, f.name)]
         parts = [self.subset, self.method] + ([] if self.preset == 'cpu' else [self.preset]) + \
-                [f"{k}={Path(str(getattr(self, k))).name or getattr(self, k)}" for k in diff]
+                ([f'data-{_path_hash(self.data_root)}'] if self.data_root else []) + \
+                [f"{k}={_path_tag(getattr(self, k)) if k in PATH_FIELDS else getattr(self, k)}" for k in diff]
         return '_'.join(str(p) for p in parts).replace(' ', '')
+
+# %% ../nbs/00_core.ipynb #1ef85dee
+PATH_FIELDS = ('backbone_weights', 'audio_weights', 'init_from')
+EXECUTION_FIELDS = {'deterministic', 'compile', 'num_workers', 'ckpt_every'}
+
+def _path_hash(p) -> str:
+    import hashlib
+    return hashlib.sha256(str(resolve_path(p).resolve()).encode()).hexdigest()[:6]
+
+def _path_tag(v: str) -> str:
+    "A path-valued field in a run name: stem + short hash of the resolved path ('bank' and '' as they are)."
+    if v in ('', 'bank'): return v
+    return f"{Path(v).stem}-{_path_hash(v)}"
+
+_CODE_VERSION = {}
+CODE_EXCLUDED = ('experiments', 'predict.py', 'cli.py', 'demo.py', 'testing.py', '_modidx.py')
+
+def code_version() -> str:
+    """12 hex digits over the package's source files that shape a run's results (all but the report, predict, the CLI,
+    the demo and the test scaffolding): a run recorded with another value was made by other code."""
+    if 'v' not in _CODE_VERSION:
+        import hashlib, importlib.util
+        pkg = Path(importlib.util.find_spec('avs_cldm').origin).parent
+        h = hashlib.sha256()
+        for p in sorted(pkg.rglob('*.py')):
+            rel = p.relative_to(pkg).as_posix()
+            if any(rel == x or rel.startswith(x + '/') for x in CODE_EXCLUDED) or '__pycache__' in rel: continue
+            h.update(rel.encode()); h.update(p.read_bytes())
+        _CODE_VERSION['v'] = h.hexdigest()[:12]
+    return _CODE_VERSION['v']
 
 # %% ../nbs/00_core.ipynb #83254c54
 PRESETS = dict(
@@ -197,21 +248,6 @@ def seed_everything(seed: int = 123, deterministic: bool = True):
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     set_determinism(deterministic)
     return seed
-
-# %% ../nbs/00_core.ipynb #fa4d837c
-def project_root() -> Path:
-    "The folder holding settings.ini: $AVS_CLDM_ROOT, else searched upwards from the cwd, then from this file."
-    env = os.environ.get('AVS_CLDM_ROOT')
-    if env: return Path(env).resolve()
-    for start in (Path.cwd(), Path(__file__).resolve().parent if '__file__' in globals() else Path.cwd()):
-        for p in [start, *start.parents]:
-            if (p / 'settings.ini').exists() and (p / 'avs_cldm').is_dir(): return p
-    return Path.cwd().resolve()
-
-def resolve_path(p, root=None) -> Path:
-    "`p` if absolute, else relative to the project root."
-    p = Path(p).expanduser()
-    return p if p.is_absolute() else (Path(root) if root else project_root()) / p
 
 # %% ../nbs/00_core.ipynb #649281c1
 def _umask() -> int:

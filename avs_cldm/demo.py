@@ -44,11 +44,14 @@ def png_bytes(img: np.ndarray) -> bytes:
 # %% ../nbs/17_demo_widgets.ipynb #16a07ce2
 OWN = '(its own)'
 
-def clips_from_split(data: dict, names=None) -> dict:
-    "name -> dict(frames [T,3,s,s], mel [T,C,96,64]) from a `train.clip_tensors` dict (optionally only `names`)."
+def clips_from_split(ds, names=None) -> dict:
+    "name -> dict(frames [T,3,s,s], mel [T,C,96,64]) of the clips of an `AVSDataset` (optionally only `names`)."
     keep = set(names) if names is not None else None
-    return {n: dict(frames=data['frames'][i].float(), mel=data['mel'][i].float())
-            for i, n in enumerate(data['name']) if keep is None or n in keep}
+    out = {}
+    for i, n in enumerate(ds.names):
+        if keep is not None and n not in keep: continue
+        it = ds[i]; out[n] = dict(frames=it['frames'].float(), mel=it['mel'].float())
+    return out
 
 class MaskExplorer:
     "A clip (test clip or video file) + the sound of another clip + a DDIM step -> the mask, shown as an overlay."
@@ -133,11 +136,12 @@ class MaskExplorer:
     def from_checkpoint(cls, checkpoint, split: str = 'test', max_clips: int = 8, ddim_steps: int | None = None,
                         device=None, **kw):
         "Load a checkpoint and the first `max_clips` clips of its benchmark's `split`."
-        from avs_cldm.train import load_model, clip_tensors
+        from avs_cldm.train import load_model
+        from avs_cldm.pipeline import prepare_benchmark, dataset_for
         model, cfg = load_model(resolve_path(checkpoint), device=get_device(device),
                                 max_test_clips=max_clips, max_train_clips=max_clips)
-        data = clip_tensors(cfg, split, progress=False)
-        return cls(model, clips_from_split(data), ddim_steps=ddim_steps, device=device, **kw)
+        root = prepare_benchmark(cfg, progress=False, splits=(split,))
+        return cls(model, clips_from_split(dataset_for(cfg, split, root)), ddim_steps=ddim_steps, device=device, **kw)
 
 def newest_checkpoint(runs='reports/runs') -> Path:
     "The most recently written `<runs>/*/checkpoint.pt`; an error saying how to make one if there is none."

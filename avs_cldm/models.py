@@ -19,9 +19,9 @@ from .avsbench_model import AVSBenchModel
 
 # %% auto #0
 __all__ = ['ORACLE_CLASSES', 'LATENT_HEADS', 'CONTRASTIVE_TERMS', 'GaussianHead', 'gaussian_kl', 'num_classes', 'audio_channels',
-           'Encoded', 'build_audio', 'audio_feature', 'NoLatent', 'CVAEHead', 'DiffusionHead', 'register_contrastive',
-           'InfoNCETerm', 'BCLTerm', 'CAVPTerm', 'AVSModel', 'build_model', 'dummy_batch', 'count_parameters',
-           'latent_parameter_counts']
+           'Encoded', 'out_size', 'build_audio', 'audio_feature', 'NoLatent', 'CVAEHead', 'DiffusionHead',
+           'register_contrastive', 'InfoNCETerm', 'BCLTerm', 'CAVPTerm', 'AVSModel', 'build_model', 'dummy_batch',
+           'count_parameters', 'latent_parameter_counts']
 
 # %% ../nbs/12_models.ipynb #e21645c2
 class GaussianHead(nn.Module):
@@ -62,6 +62,13 @@ def _audio_file(cfg: Config, override: str = '') -> str:
     "The weights file the audio encoder is built from: `override`, else cfg.audio_weights unless it is '' or 'bank'."
     if override: return override
     return '' if cfg.audio_weights in ('', 'bank') else cfg.audio_weights
+
+def out_size(batch: dict) -> tuple:
+    """The (H, W) logits are decoded at: the ground truth's size when the batch has one, else the frames'. (The cached
+    data path hands the model frames at the latent encoders' size only, `12a_pipeline`.)"""
+    for k in ('masks', 'labels'):
+        if k in batch: return tuple(batch[k].shape[-2:])
+    return tuple(batch['frames'].shape[-2:])
 
 def build_audio(model: nn.Module, cfg: Config, audio_weights: str = ''):
     """Give `model` its audio front: `audio_encoder`, `audio_dim`, `frozen_audio` and, for the oracle control, `oracle`.
@@ -292,8 +299,8 @@ class AVSModel(nn.Module):
         """`batch`: frames [B,T,3,H,W], mel [B,T,C,96,64] (or audio_emb [B,T,A]), masks/labels, valid [B,T].
         Returns logits [B,T,K,H,W] and the head's latents; in training with ground truth also `losses` (Eq. 12,
         with 'total'). In training only the supervised frames are decoded; the other frames' logits are 0."""
-        B, T, _, H, W = batch['frames'].shape
-        N = B * T
+        B, T = batch['frames'].shape[:2]
+        (H, W), N = out_size(batch), B * T
         enc = self.encode(batch, feats)
         y = self.target(batch)
         valid = batch['valid'].flatten().bool() if 'valid' in batch else torch.ones(N, dtype=torch.bool, device=enc.frames.device)
