@@ -7,9 +7,13 @@ Quarto cannot be installed offline here, so the site is made from nbdev's own no
    `# NBVAL_SKIP`, `#| slow`, `#| notest` or `#| eval: false` are not run. A notebook that fails or times out is
    rendered unexecuted, with a banner saying so, and the build says which (`--strict` makes that an error).
    The experiment notebooks (papermill front-ends: their results are `reports/`) are rendered unexecuted.
+   Kernels get Jupyter's inline matplotlib backend, so figures become outputs.
 2. **nbdev processing**: the same processors `nbdev_proc_nbs` applies (`nbdev.processors.FilterDefaults`, run as
    nbdev's own `serve_drv` does, under `IN_TEST=1`): `show_doc` sections for every export, `#| hide` / `#| export`
    handling, frontmatter from the `# title` + `> summary` cell, links from backticked names to their docs.
+   nbdev re-runs export, import and `show_doc` cells to render the `show_doc` sections and aborts the notebook when
+   one fails (today `nbdev_proc_nbs` aborts on six chapters, whose test cells import *and* use earlier test state):
+   here such a cell contributes only its imports, a failure is recorded in build.json, and executed outputs are kept.
    Two fixes keep what nbdev/Quarto would lose: the prose that follows the title in the first cell is kept (nbdev
    drops that whole cell), and a summary of several `>` lines is kept whole (nbdev keeps its first line).
 3. **nbconvert** (lab template, no CDN): MathJax 3 is served from `_docs/_static/mathjax/` (npm package `mathjax`,
@@ -47,10 +51,14 @@ def title_summary(nb):
     "(title, summary) from the first markdown cell's `# title` and its `>` lines (all of them, joined)."
     c = _first_md(nb)
     if c is None: return None, None
-    s = _src(c)
-    m = re.search(r'^#\s+(\S.*?)\s*$', s, re.M)
-    quote = [l[1:].strip() for l in s.splitlines() if l.startswith('>')]
-    return (m.group(1) if m else None), (' '.join(q for q in quote if q) or None)
+    lines = _src(c).splitlines()
+    t = next((k for k, l in enumerate(lines) if re.match(r'#\s+\S', l)), None)
+    if t is None: return None, None
+    quote = []
+    for l in lines[t + 1:]:
+        if l.startswith('>'): quote.append(l[1:].strip())
+        elif l.strip(): break
+    return lines[t][1:].strip(), (' '.join(q for q in quote if q) or None)
 
 def is_chapter(nb):
     code = [_src(c) for c in nb['cells'] if c['cell_type'] == 'code']
@@ -451,7 +459,7 @@ def build_one(item, site, out: str, execute_it: bool, cell_timeout: int, kernel_
             execute(run, item['src'], cell_timeout, kernel_name)
             nb, status['executed'] = run, True
         except Exception as e:
-            msg = str(e).strip().splitlines()
+            msg = re.sub(r'\x1b\[[0-9;]*m', '', str(e)).strip().splitlines()
             status['error'] = (type(e).__name__ + ': ' + ' '.join(msg[-3:]))[:500]
             banner = ('<div class="avs-banner">This page is shown <b>unexecuted</b>: running it for the docs failed '
                       f'({html.escape(type(e).__name__)}). Run the notebook yourself to see its outputs.</div>')

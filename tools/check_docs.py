@@ -43,15 +43,16 @@ class Browser:
         def _child_fds():                            # runs in the child between fork and exec
             a, b = os.dup(r_cmd), os.dup(w_out)      # dup first: r_cmd/w_out may themselves be 3 or 4
             os.dup2(a, 3); os.dup2(b, 4)
+        self.log = open(Path(self.profile) / 'chromium.log', 'w+b')  # a file, not a pipe: a chatty browser never blocks
         self.proc = subprocess.Popen([chromium, *CHROMIUM_FLAGS, f'--user-data-dir={self.profile}',
                                       '--remote-debugging-pipe', 'about:blank'],
-                                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                     stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
                                      preexec_fn=_child_fds, close_fds=False)
         os.close(r_cmd); os.close(w_out)
         self.w, self.r = w_cmd, r_out
         try: self.send('Target.setDiscoverTargets', {'discover': False})
         except Exception:
-            err = self.proc.stderr.read().decode(errors='replace')[-2000:] if self.proc.poll() is not None else ''
+            self.log.seek(0); err = self.log.read().decode(errors='replace')[-2000:]
             self.close(); raise ChromiumError(f'{chromium} did not answer on the DevTools pipe. {err}')
 
     def _read_message(self, deadline):
@@ -98,6 +99,7 @@ class Browser:
                 if fd is not None:
                     try: os.close(fd)
                     except OSError: pass
+            self.log.close()
             shutil.rmtree(self.profile, ignore_errors=True)
 
 # Runs inside the page once it has loaded: waits for MathJax, then collects links, images and raw-TeX leftovers.
@@ -186,10 +188,13 @@ def check_page(browser, page, timeout=30.0, mathjax_timeout=20.0, screenshot=Non
         browser.events.clear()
         nav = browser.send('Page.navigate', {'url': url}, session=sid)
         if nav.get('errorText'): return [f'cannot open {url}: {nav["errorText"]}'], {}
-        browser.wait_event('Page.loadEventFired', sid, timeout)
-        res = browser.send('Runtime.evaluate', {'expression': PAGE_PROBE.replace('MATHJAX_TIMEOUT', str(int(mathjax_timeout * 1000))),
-                                                'awaitPromise': True, 'returnByValue': True},
-                           session=sid, timeout=timeout + mathjax_timeout)
+        try:
+            browser.wait_event('Page.loadEventFired', sid, timeout)
+            res = browser.send('Runtime.evaluate', {'expression': PAGE_PROBE.replace('MATHJAX_TIMEOUT', str(int(mathjax_timeout * 1000))),
+                                                    'awaitPromise': True, 'returnByValue': True},
+                               session=sid, timeout=timeout + mathjax_timeout)
+        except TimeoutError:
+            return [f'the page did not finish loading within {timeout:.0f} s'], {}
         if 'exceptionDetails' in res: return [f'page probe failed: {res["exceptionDetails"].get("text")}'], {}
         info = json.loads(res['result']['value'])
         if screenshot:
