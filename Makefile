@@ -7,13 +7,15 @@ OUT ?= reports
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv export test test-fast report assets clean-nbs lab freeze bench
+.PHONY: help venv export test test-fast report assets clean-nbs lab freeze bench docs docs-check readme
 
 help:
 	@echo "make report   # set up, build assets + composed benchmark, run the experiment grid, render reports/ (PRESET=quick|quick3|full|long, OUT=reports)"
 	@echo "make test     # set up, check notebooks/package sync, run every notebook (small sizes) and the unit tests"
 	@echo "make assets   # fetch the packaged photos/recordings into data/cache/"
 	@echo "make lab      # open the notebooks in JupyterLab"
+	@echo "make docs     # build the HTML book from the notebooks into _docs/ (open _docs/index.html); make docs-check checks it in Chromium"
+	@echo "make readme   # regenerate README.md from nbs/index.ipynb"
 
 venv:
 	@bash tools/venv.sh
@@ -41,6 +43,19 @@ report: venv assets
 
 bench: venv
 	for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# The book: nbdev's processing + nbconvert (no Quarto offline), the module chapters executed under IN_TEST=1.
+# DOCS_EXECUTE=none renders every notebook unexecuted (about a minute instead of a few).
+DOCS_EXECUTE ?= auto
+docs: venv
+	OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(BIN)/python tools/build_docs.py --execute $(DOCS_EXECUTE)
+
+# Render the built site in headless Chromium: fails on a broken link, a missing figure or an unrendered equation.
+docs-check: venv
+	$(BIN)/python tools/check_docs.py _docs
+
+readme: venv
+	$(BIN)/python tools/build_docs.py --readme
 
 lab: venv
 	$(BIN)/jupyter lab --notebook-dir=nbs
