@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['CHOICES', 'PATH_FIELDS', 'EXECUTION_FIELDS', 'CODE_EXCLUDED', 'PRESETS', 'PAPER_EPOCHS', 'TMP_MARK', 'ConfigError',
-           'project_root', 'resolve_path', 'Config', 'code_version', 'make_config', 'set_determinism',
+__all__ = ['CHOICES', 'PATH_FIELDS', 'EXECUTION_FIELDS', 'CODE_EXCLUDED', 'PRESETS', 'BANK_ONLY', 'PAPER_EPOCHS', 'TMP_MARK',
+           'ConfigError', 'project_root', 'resolve_path', 'Config', 'code_version', 'make_config', 'set_determinism',
            'seed_everything', 'atomic_write', 'clean_stale_temps', 'save_json', 'load_json', 'get_device', 'autocast',
            'in_test']
 
@@ -215,17 +215,21 @@ def code_version() -> str:
 PRESETS = dict(
     cpu=dict(img_size=128, batch_size=16, epochs=10, lr=1e-3, freeze_backbone=True, cache_features=True,
              head_channels=64, audio_encoder='light', backbone='efficientnet_lite0', latent_img_size=64,
-             cavp_min_pixels=64, deterministic=True),
+             cavp_min_pixels=64, deterministic=True, audio_weights='bank', audio_aug=True, image_aug=True,
+             aug_views=1, lr_schedule='cosine'),
     paper=dict(img_size=224, batch_size=4, epochs=None, lr=1e-4, freeze_backbone=False, cache_features=False,
                head_channels=128, audio_encoder='vggish', backbone='resnet50', latent_img_size=0,
-               deterministic=False, num_workers=4),
+               deterministic=False, num_workers=4, select_best=True),
 )
+BANK_ONLY = {'audio_weights': ''}   # cpu-preset values that need the composed benchmark's asset bank, and their fallback
 PAPER_EPOCHS = dict(S4=15, MS3=30, AVSS=60, MSMI=30)
 
 def make_config(preset='cpu', **params) -> Config:
     "A validated `Config`: the preset's values, overridden by every parameter that is not `None`."
     if preset not in PRESETS: raise ConfigError('preset', preset, f"one of {tuple(PRESETS)}")
     vals = {k: v for k, v in PRESETS[preset].items()}
+    if params.get('dataset', 'composed') != 'composed':           # no asset bank: no kit-pretrained audio encoder
+        vals.update({k: v for k, v in BANK_ONLY.items() if k in vals})
     vals.update({k: v for k, v in params.items() if v is not None})
     if 'run_name' in vals and not isinstance(vals['run_name'], str): vals['run_name'] = str(vals['run_name'])   # papermill: `-p run_name 7`
     if vals.get('epochs') is None: vals['epochs'] = PAPER_EPOCHS[vals.get('subset', 'S4')] if vals.get('subset', 'S4') in PAPER_EPOCHS else 15

@@ -60,7 +60,7 @@ def _unwrap(m):
     m = getattr(m, '_orig_mod', m)
     return m.module if hasattr(m, 'module') else m
 
-# %% ../nbs/13_train.ipynb #1a07f0a4
+# %% ../nbs/13_train.ipynb #7cc400ad
 RESTART_HINT = ("use another run_name, or restart=True (`--restart`, papermill `-p restart True`), which sets the old "
                 "folder aside under .stale/ and starts again")
 
