@@ -13,7 +13,7 @@ from .audio import SAMPLE_RATE
 __all__ = ['AUDIO_AUG', 'MEL_AUG', 'IMAGE_AUG', 'augment_wave', 'augment_mel', 'augment_clip']
 
 # %% ../nbs/05a_augment.ipynb #731d03da
-AUDIO_AUG = dict(pitch_semitones=1.0, p_pitch=0.5, shift_s=0.1, eq_db=4.0, p_eq=0.8, snr_db=(10.0, 40.0), p_noise=0.8,
+AUDIO_AUG = dict(pitch_semitones=2.0, p_pitch=0.7, shift_s=0.1, eq_db=6.0, p_eq=0.8, snr_db=(10.0, 40.0), p_noise=0.8,
                  gain_db=6.0)
 
 def _u(g, lo, hi): return float(lo + (hi - lo) * torch.rand((), generator=g))
@@ -39,14 +39,16 @@ def _spectral_gain(n, g, db, sr, terms=3):
         curve += a * torch.cos(math.pi * k * x + ph) / terms
     return 10 ** (db * curve / 20)
 
-def _coloured_noise(shape, g, alpha):
-    "Noise with power spectrum ∝ 1/f^alpha (alpha 0 = white, 1 = pink, 2 = brown), unit RMS."
-    n = shape[-1]
-    white = torch.randn(shape, generator=g, dtype=torch.float64)
-    spec = torch.fft.rfft(white)
-    f = torch.arange(spec.shape[-1], dtype=torch.float64).clamp(min=1)
-    x = torch.fft.irfft(spec / f ** (alpha / 2), n)
-    return x / x.pow(2).mean(-1, keepdim=True).sqrt().clamp(min=1e-12)
+def _coloured_noise_spectrum(shape, n, g, alpha):
+    "The rfft [.., n//2+1] of noise whose power spectrum ∝ 1/f^alpha (0 white, 1 pink, 2 brown), scaled to unit RMS."
+    m = n // 2 + 1
+    re, im = torch.randn(*shape[:-1], m, generator=g), torch.randn(*shape[:-1], m, generator=g)
+    im[..., 0] = 0                                                 # a real signal: real DC (and Nyquist) bins
+    if n % 2 == 0: im[..., -1] = 0
+    spec = torch.complex(re, im) / torch.arange(m, dtype=torch.float32).clamp(min=1) ** (alpha / 2)
+    p = spec.abs().pow(2)                                          # Parseval: time-domain energy from the spectrum
+    energy = (p[..., 0] + 2 * p[..., 1:m - (n % 2 == 0)].sum(-1) + (p[..., -1] if n % 2 == 0 else 0)) / n
+    return spec / (energy / n).sqrt().clamp(min=1e-12)[..., None]
 
 def augment_wave(wave: torch.Tensor,           # [S] or [C, S] float waveform
                  generator: torch.Generator,   # the only source of randomness
@@ -61,19 +63,23 @@ def augment_wave(wave: torch.Tensor,           # [S] or [C, S] float waveform
     unknown = sorted(set(overrides) - set(AUDIO_AUG))
     if unknown: raise ValueError(f"augment_wave: unknown option(s) {unknown}; known: {sorted(AUDIO_AUG)}")
     p = dict(AUDIO_AUG, **overrides)
-    w = (wave[None] if wave.ndim == 1 else wave).double()
+    w = (wave[None] if wave.ndim == 1 else wave).float()
     n = w.shape[-1]
     if torch.rand((), generator=generator) < p['p_pitch'] and p['pitch_semitones'] > 0:
-        w = _pitch(w.float(), generator, p['pitch_semitones'], sr).double()
+        w = _pitch(w, generator, p['pitch_semitones'], sr)
     shift = int(round(_u(generator, -p['shift_s'], p['shift_s']) * sr))
     if shift: w = torch.roll(w, shift, -1)
-    if torch.rand((), generator=generator) < p['p_eq'] and p['eq_db'] > 0:
-        w = torch.fft.irfft(torch.fft.rfft(w) * _spectral_gain(n, generator, p['eq_db'], sr), n)
-    if torch.rand((), generator=generator) < p['p_noise']:
-        snr = _u(generator, *p['snr_db'])
-        rms = w.pow(2).mean().sqrt()
-        noise = _coloured_noise(w.shape, generator, _u(generator, 0.0, 2.0))
-        w = w + noise * rms / 10 ** (snr / 20)
+    eq = torch.rand((), generator=generator) < p['p_eq'] and p['eq_db'] > 0
+    gain = _spectral_gain(n, generator, p['eq_db'], sr).float() if eq else None
+    noisy = torch.rand((), generator=generator) < p['p_noise']
+    if eq or noisy:                                                # EQ and noise in one rfft / irfft pair
+        spec = torch.fft.rfft(w)
+        if eq: spec = spec * gain
+        if noisy:
+            snr = _u(generator, *p['snr_db'])
+            rms = w.pow(2).mean().sqrt()
+            spec = spec + _coloured_noise_spectrum(w.shape, n, generator, _u(generator, 0.0, 2.0)) * (rms / 10 ** (snr / 20))
+        w = torch.fft.irfft(spec, n)
     w = w * 10 ** (_u(generator, -p['gain_db'], p['gain_db']) / 20)
     out = w.clamp(-1, 1).to(wave.dtype)
     return out[0] if wave.ndim == 1 else out
