@@ -11,14 +11,13 @@ import torch
 from tqdm.auto import tqdm
 from ..core import load_json, resolve_path
 from ..data.avsbench import SR
-from .results import (compare, describe, verdict_lines, write_analysis, save_closed, _mean_std, _pm,
-                                          md_header)
+from .results import compare, describe, write_analysis, _pm, md_header
 from .tables import setup_text
 from .runs import (open_run, load_predictions, subset_clips, subset_feats, instance_masks, _iou,
                                        checkpoint_mtime, cached_json)
 
 # %% auto #0
-__all__ = ['SWAP_VERSION', 'SWAP_SEED_STD', 'SWAP_CLAIMS', 'swap_pairs', 'audio_swap', 'audio_dependence']
+__all__ = ['SWAP_VERSION', 'SWAP_SEED_STD', 'SWAP_CLAIMS', 'SWAP_RULE', 'swap_pairs', 'audio_swap', 'audio_dependence']
 
 # %% ../../nbs/14e_audio_swap.ipynb #111f8efc
 def swap_pairs(objects: dict, names: list, T: int = 5) -> dict:
@@ -132,6 +131,8 @@ def _runs_of(results: pd.DataFrame) -> pd.DataFrame:
 SWAP_SEED_STD = 0.03  # seed-to-seed std of `dependence` for a quick-size run (measured, 3 seeds)
 SWAP_CLAIMS = [('CL-CLDM', 'E-D', "CL-CLDM's mask follows the audio more than E-D's"),
                ('CL-CLDM', 'LDM', 'the contrastive loss makes the mask follow the audio more')]
+SWAP_RULE = ('Rule as for the tables (2 standard errors over seeds); with fewer than 2 seeds the seed std '
+             'of `dependence` is taken as {seed_std:g} (measured for this run size).')
 
 def _swap_runs(results: pd.DataFrame, max_clips: int, progress: bool) -> pd.DataFrame:
     "The test of every run with a checkpoint, one row per run."
@@ -168,7 +169,7 @@ def _swap_lines(df: pd.DataFrame, agg: pd.DataFrame) -> list:
                      f"{_pm(a, 'moved_orig')} | {_pm(a, 'dependence')} | {_pm(a, 'silent_area')} | {_pm(a, 'orig_area')} |")
     return lines
 
-def _swap_figure(agg: pd.DataFrame):
+def _swap_figure(df: pd.DataFrame, agg: pd.DataFrame):
     "Top: the moved rates with the swapped and the original audio; bottom: predicted / GT area, silent vs original."
     import matplotlib.pyplot as plt
     subsets = list(dict.fromkeys(agg.subset))
@@ -189,14 +190,7 @@ def _swap_figure(agg: pd.DataFrame):
 def audio_dependence(results: pd.DataFrame, out='reports/audio', max_clips: int = 0, progress: bool = True,
                      seed_std: float = SWAP_SEED_STD) -> dict:
     "The audio-swap test for every trained run of the grid: per-run JSON, a markdown table, verdicts and a figure."
-    out = resolve_path(out)
     df = _swap_runs(results, max_clips, progress)
     cols = [c for c in ['moved_swap', 'moved_orig', 'dependence', 'silent_area', 'orig_area'] if c in df]
-    agg = _mean_std(df, cols, ['method', 'subset'])
-    verdicts = _swap_verdicts(df, seed_std)
-    lines = _swap_lines(df, agg) + verdict_lines(verdicts, 'claim (on dependence)', '',
-                           f'Rule as for the tables (2 standard errors over seeds); with fewer than 2 seeds the seed std '
-                           f'of `dependence` is taken as {seed_std:g} (measured for this run size).')
-    md = write_analysis(out, 'audio_swap', lines, df, agg, verdicts)
-    png = save_closed(_swap_figure(agg), out / 'audio_swap.png')
-    return dict(md=md, png=png, json=out / 'audio_swap.json', runs=df, summary=agg, verdicts=verdicts)
+    return write_analysis(resolve_path(out), 'audio_swap', df, ['method', 'subset'], cols, _swap_verdicts(df, seed_std),
+                          _swap_lines, _swap_figure, ('claim (on dependence)', '', SWAP_RULE.format(seed_std=seed_std)))

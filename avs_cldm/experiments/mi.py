@@ -12,12 +12,12 @@ import torch
 from tqdm.auto import tqdm
 from ..core import load_json, resolve_path
 from .grid import SUBSET_ORDER
-from .results import compare, verdict_lines, write_analysis, save_closed, _mean_std, _pm, md_header
+from .results import compare, write_analysis, _pm, md_header
 from .tables import setup_text
 from .runs import open_run, checkpoint_mtime, cached_json
 
 # %% auto #0
-__all__ = ['MI_VERSION', 'MI_SEED_STD', 'mi_cap', 'mi_bound', 'mi_analysis']
+__all__ = ['MI_VERSION', 'MI_SEED_STD', 'MI_RULE', 'mi_cap', 'mi_bound', 'mi_analysis']
 
 # %% ../../nbs/14f_mi.ipynb #5ead43af
 def mi_cap(B: int, tau: float = 1.0) -> float:
@@ -77,8 +77,10 @@ def mi_bound(run, batch: int = 64, seed: int = 0, cache: bool = True) -> dict | 
     key = dict(version=MI_VERSION, batch=batch, seed=seed, checkpoint_mtime=checkpoint_mtime(run))
     return cached_json(run / 'mi.json', key, lambda: _mi_bound(run, batch, seed), cache)
 
-# %% ../../nbs/14f_mi.ipynb #2ca06d3a
+# %% ../../nbs/14f_mi.ipynb #6e4a0957
 MI_SEED_STD = 0.04    # nats: seed-to-seed std of the bound of a quick-size CL-CLDM run (measured, 3 seeds, S4 and MS3)
+MI_RULE = ('Rule as for the tables (2 standard errors), on the bound in nats; with fewer than 2 seeds the '
+           'seed std is taken as {seed_std:g} nats (measured for this run size).')
 
 def _mi_runs(results: pd.DataFrame, batch: int, progress: bool) -> pd.DataFrame:
     "The bound of every trained run of the λ2 sweep, one row per run, ordered by subset and λ2."
@@ -132,13 +134,6 @@ def _mi_figure(df: pd.DataFrame, agg: pd.DataFrame):
 def mi_analysis(results: pd.DataFrame, out='reports/mi', batch: int = 64, seed_std: float = MI_SEED_STD,
                 progress: bool = True) -> dict:
     "MI bound and mIoU for each λ2 of the grid: a table, a figure, and the verdict 'contrastive raises I(z0; c)'."
-    out = resolve_path(out)
     df = _mi_runs(results, batch, progress)
-    agg = _mean_std(df, ['mi', 'J', 'loss'], ['subset', 'lam'])
-    verdicts = _mi_verdicts(df, seed_std)
-    lines = _mi_lines(df, agg) + verdict_lines(verdicts, 'claim', ' nats',
-                           f'Rule as for the tables (2 standard errors), on the bound in nats; with fewer than 2 seeds the '
-                           f'seed std is taken as {seed_std:g} nats (measured for this run size).')
-    md = write_analysis(out, 'mi', lines, df, agg, verdicts)
-    png = save_closed(_mi_figure(df, agg), out / 'mi.png')
-    return dict(md=md, png=png, json=out / 'mi.json', runs=df, summary=agg, verdicts=verdicts)
+    return write_analysis(resolve_path(out), 'mi', df, ['subset', 'lam'], ['mi', 'J', 'loss'], _mi_verdicts(df, seed_std),
+                          _mi_lines, _mi_figure, ('claim', ' nats', MI_RULE.format(seed_std=seed_std)))

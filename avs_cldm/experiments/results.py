@@ -195,12 +195,6 @@ def _records(df: pd.DataFrame) -> list:
     "A DataFrame as JSON-ready records (NaN -> None)."
     return df.replace({np.nan: None}).to_dict('records')
 
-def write_analysis(out: Path, stem: str, lines: list, runs: pd.DataFrame, summary: pd.DataFrame, verdicts: list) -> Path:
-    "`<stem>.md` from `lines` and `<stem>.json` with the per-run rows, the summary and the verdicts; returns the .md path."
-    md = save_text('\n'.join(lines) + '\n', out / f'{stem}.md')
-    save_json(dict(runs=_records(runs), summary=_records(summary), verdicts=verdicts), out / f'{stem}.json')
-    return md
-
 def _mean_std(df, cols, by):
     g = df.groupby(by, sort=False)[cols]
     m, s, n = g.mean(), g.std(), g.size().rename('n')
@@ -211,6 +205,18 @@ def _pm(a, c: str, digits: int = 2) -> str:
     "Column `c` of a `_mean_std` row as mean ± std (— when not measured; no ± with one seed or without a std)."
     if c not in a or not np.isfinite(a[c]): return '—'
     return f"{a[c]:.{digits}f}" + (f" ± {a[c + '_std']:.{digits}f}" if a.n > 1 and np.isfinite(a[c + '_std']) else '')
+
+def write_analysis(out: Path, stem: str, runs: pd.DataFrame, by: list, cols: list, verdicts: list, page, figure,
+                   verdict_table: tuple) -> dict:
+    """A per-run analysis' page (audio swap, MI): `cols` of the per-run rows averaged over seeds per `by` (`_mean_std`),
+    `<stem>.md` = page(runs, summary) + `verdict_lines(verdicts, *verdict_table)`, `<stem>.json` with the rows, the
+    summary and the verdicts, `<stem>.png` = figure(runs, summary); returns the three paths and the tables."""
+    summary = _mean_std(runs, cols, by)
+    lines = page(runs, summary) + verdict_lines(verdicts, *verdict_table)
+    md = save_text('\n'.join(lines) + '\n', out / f'{stem}.md')
+    save_json(dict(runs=_records(runs), summary=_records(summary), verdicts=verdicts), out / f'{stem}.json')
+    png = save_closed(figure(runs, summary), out / f'{stem}.png')
+    return dict(md=md, png=png, json=out / f'{stem}.json', runs=runs, summary=summary, verdicts=verdicts)
 
 def show(paths):
     "Display markdown files as markdown and PNG files as images (in a notebook)."
