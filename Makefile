@@ -39,7 +39,7 @@ assets: venv
 	$(BIN)/python -m avs_cldm.data.assets
 
 report: venv assets
-	$(BIN)/python -m avs_cldm.report --preset $(PRESET) --out $(OUT)
+	$(BIN)/python -m avs_cldm.experiments.index --preset $(PRESET) --out $(OUT)
 
 bench: venv
 	for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
