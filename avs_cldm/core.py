@@ -11,10 +11,10 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['CHOICES', 'PATH_FIELDS', 'EXECUTION_FIELDS', 'CODE_EXCLUDED', 'PRESETS', 'BANK_ONLY', 'PAPER_EPOCHS', 'TMP_MARK',
-           'ConfigError', 'project_root', 'resolve_path', 'Config', 'code_version', 'make_config', 'set_determinism',
-           'seed_everything', 'atomic_write', 'clean_stale_temps', 'save_json', 'load_json', 'get_device', 'autocast',
-           'in_test']
+__all__ = ['CHOICES', 'PATH_FIELDS', 'EXECUTION_FIELDS', 'CODE_EXCLUDED', 'PRESETS', 'BANK_ONLY', 'PAPER_EPOCHS',
+           'NOTEBOOK_EXTRAS', 'TMP_MARK', 'ConfigError', 'project_root', 'resolve_path', 'Config', 'code_version',
+           'make_config', 'notebook_config', 'set_determinism', 'seed_everything', 'atomic_write', 'clean_stale_temps',
+           'save_json', 'load_json', 'get_device', 'autocast', 'in_test']
 
 # %% ../nbs/00_core.ipynb #f2add41d
 CHOICES = dict(
@@ -234,6 +234,21 @@ def make_config(preset='cpu', **params) -> Config:
     if 'run_name' in vals and not isinstance(vals['run_name'], str): vals['run_name'] = str(vals['run_name'])   # papermill: `-p run_name 7`
     if vals.get('epochs') is None: vals['epochs'] = PAPER_EPOCHS[vals.get('subset', 'S4')] if vals.get('subset', 'S4') in PAPER_EPOCHS else 15
     return Config.from_dict(dict(preset=preset, **vals))
+
+# %% ../nbs/00_core.ipynb #7ba0cb5f
+NOTEBOOK_EXTRAS = ('nproc', 'restart')
+
+def notebook_config(ns: dict, extras=NOTEBOOK_EXTRAS) -> tuple:
+    "(Config, {extra: value}) from a notebook's namespace (its parameters); a parameter that is no field is a ConfigError."
+    names = {f.name for f in fields(Config)}
+    plain = (int, float, str, bool, type(None))
+    unknown = sorted(k for k, v in ns.items() if not k.startswith('_') and isinstance(v, plain)
+                     and k not in names and k not in extras and k != 'preset')
+    if unknown:
+        raise ConfigError(unknown[0], ns[unknown[0]], f"not a parameter of this notebook (misspelt?); the parameters are "
+                          f"the Config fields, `preset` and {', '.join(f'`{e}`' for e in extras)}")
+    cfg = make_config(ns.get('preset') or 'cpu', **{k: ns[k] for k in names if k in ns and k != 'preset'})
+    return cfg, {k: ns[k] for k in extras if k in ns}
 
 # %% ../nbs/00_core.ipynb #661cec30
 def set_determinism(on: bool = True):

@@ -19,7 +19,8 @@ def fabricate_run(cfg: Config, J: float, F: float | None = None, seed: int = 0, 
     "Write a fake finished run folder for `cfg` (config.json, metrics.json, history.csv) — for tests and demos only."
     d = resolve_path(cfg.out_dir) / cfg.name
     d.mkdir(parents=True, exist_ok=True)
-    cfg.to_json(d / 'config.json')
+    from avs_cldm.train import run_record
+    save_json(run_record(cfg), d / 'config.json')
     F = J * 0.9 + 0.05 if F is None else F
     save_json(dict(J=J, F=F, F_frame=F, subset=cfg.subset, method=cfg.method, split='test', n_clips=4,
                    dataset=cfg.dataset, data_root=cfg.data_root, fabricated=True,

@@ -13,7 +13,7 @@ from ..core import load_json, resolve_path
 from ..data.avsbench import SR
 from .results import compare, describe, write_analysis, _pm, md_header
 from .tables import setup_text
-from .runs import (open_run, load_predictions, subset_clips, subset_feats, instance_masks, _iou,
+from .runs import (open_run, load_predictions, instance_masks, _iou,
                                        checkpoint_mtime, cached_json)
 
 # %% auto #0
@@ -44,25 +44,27 @@ def _mel_of(path, T, mono=True):
     w = read_audio(path, SR, mono=mono)
     return log_mel(fit_length(w, T * SR, T * SR), SR, num_examples=T, mono=mono)
 
-def _predict_masks(model, cfg, data, feats, mel=None) -> torch.Tensor:
-    "Boolean masks [n, T, H, W] (sigmoid > 0.5) for every clip of `data`, optionally with replaced log-mels."
-    from avs_cldm.train import predict_split
-    out = [torch.sigmoid(lg[:, :, 0]) > 0.5 for _, lg, _ in predict_split(model, cfg, data, feats, progress=False, mel_override=mel)]
+def _predict_masks(model, cfg, data, mel=None) -> torch.Tensor:
+    "Boolean masks [n, T, H, W] (sigmoid > 0.5) for every clip of a `SplitData`, optionally with replaced log-mels."
+    from avs_cldm.evaluation import predict_split
+    from avs_cldm.pipeline import audio_like
+    audio = None if mel is None else audio_like(data, model, mel)
+    out = [torch.sigmoid(lg[:, :, 0]) > 0.5 for _, lg, _ in predict_split(model, cfg, data, progress=False, audio=audio)]
     return torch.cat(out)
 
-def _swap_frames(model, cfg, root, data, feats, objects, pairs, idx, p_all) -> pd.DataFrame:
+def _swap_frames(model, cfg, root, data, objects, pairs, idx, p_all) -> pd.DataFrame:
     "Per swapped frame of the clips `idx`: IoU of the prediction with objects a and b, with the original and the swapped audio."
     from avs_cldm.data.avsbench import subset_dir
-    T = data['frames'].shape[1]
-    sub, sf = subset_clips(data, idx), subset_feats(feats, idx)
+    T = data.valid.shape[1]
+    sub = data.subset(idx)
     base = subset_dir(root, cfg.subset)
     mono = cfg.subset != 'MSMI'
-    mel_swap = torch.stack([_mel_of(base / objects[n][pairs[n][1]]['audio'], T, mono) for n in sub['name']])
+    mel_swap = torch.stack([_mel_of(base / objects[n][pairs[n][1]]['audio'], T, mono) for n in sub.names])
     p_orig = p_all[torch.as_tensor(idx)]
-    p_swap = _predict_masks(model, cfg, sub, sf, mel_swap)
-    inst = instance_masks(root, cfg.subset, objects, sub['name'], cfg.img_size)
+    p_swap = _predict_masks(model, cfg, sub, mel_swap)
+    inst = instance_masks(root, cfg.subset, objects, sub.names, cfg.img_size)
     rows = []
-    for k, n in enumerate(sub['name']):
+    for k, n in enumerate(sub.names):
         a, b, fr = pairs[n]
         for t in fr:
             ma, mb = inst[n][a, t], inst[n][b, t]
@@ -79,38 +81,38 @@ def _swap_summary(df: pd.DataFrame) -> dict:
     res['dependence'] = res['moved_swap'] - res['moved_orig']
     return res
 
-def _silent_areas(model, cfg, data, feats, p_all, max_clips: int) -> dict:
+def _silent_areas(model, cfg, data, p_all, max_clips: int) -> dict:
     "Predicted area / GT area over the first `max_clips` test clips (all if 0), with 5 s of silence and the original audio."
     from avs_cldm.audio import log_mel
-    T = data['frames'].shape[1]
-    keep = torch.arange(min(len(data['name']), max_clips or len(data['name'])))
-    d_sil, f_sil = subset_clips(data, keep), subset_feats(feats, keep)
+    T = data.valid.shape[1]
+    keep = torch.arange(min(data.n, max_clips or data.n))
+    d_sil = data.subset(keep)
     silent = log_mel(torch.zeros(1 if cfg.subset != 'MSMI' else 2, T * SR), SR, num_examples=T, mono=cfg.subset != 'MSMI')
     mel_sil = silent[None].expand(len(keep), *silent.shape).contiguous()
-    p_sil = _predict_masks(model, cfg, d_sil, f_sil, mel_sil)
+    p_sil = _predict_masks(model, cfg, d_sil, mel_sil)
     p_org = p_all[keep]
-    v = d_sil['valid'].bool()
-    gt_area = d_sil['masks'][:, :, 0].float().mean((-2, -1))[v].mean()
+    v = d_sil.valid.bool()
+    gt_area = d_sil.target[0, :, :, 0].float().mean((-2, -1))[v].mean()
     return dict(silent_area=float(p_sil.float().mean((-2, -1))[v].mean() / gt_area.clamp(min=1e-6)),
                 orig_area=float(p_org.float().mean((-2, -1))[v].mean() / gt_area.clamp(min=1e-6)))
 
 def _audio_swap(run: Path, max_clips: int) -> dict:
     from avs_cldm.data.avsbench import load_objects, subset_dir
-    model, cfg, root, data, feats = open_run(run)
-    T = data['frames'].shape[1]
+    model, cfg, root, data = open_run(run)
+    T = data.valid.shape[1]
     objects = load_objects(root, cfg.subset, 'test')
     if not objects: raise ValueError(f'{subset_dir(root, cfg.subset)}: no objects.json (the swap test needs the composed benchmark)')
-    pairs = swap_pairs(objects, data['name'], T)
-    idx = [i for i, n in enumerate(data['name']) if n in pairs]
+    pairs = swap_pairs(objects, data.names, T)
+    idx = [i for i, n in enumerate(data.names) if n in pairs]
     if max_clips: idx = idx[:max_clips]
     res = dict(run=run.name, subset=cfg.subset, n_clips=len(idx), n_frames=0)
     names, p_all = load_predictions(run) if (run / 'predictions.pt').is_file() else (None, None)
-    if names != data['name']: p_all = _predict_masks(model, cfg, data, feats)       # the original audio, every test clip
-    if idx: res.update(_swap_summary(_swap_frames(model, cfg, root, data, feats, objects, pairs, idx, p_all)))
-    res.update(_silent_areas(model, cfg, data, feats, p_all, max_clips))
+    if names != data.names: p_all = _predict_masks(model, cfg, data)              # the original audio, every test clip
+    if idx: res.update(_swap_summary(_swap_frames(model, cfg, root, data, objects, pairs, idx, p_all)))
+    res.update(_silent_areas(model, cfg, data, p_all, max_clips))
     return res
 
-SWAP_VERSION = 2
+SWAP_VERSION = 3
 
 @torch.no_grad()
 def audio_swap(run, max_clips: int = 0, # swap: the first N eligible test clips; silent: the first N test clips; 0 = all

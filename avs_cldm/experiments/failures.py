@@ -12,7 +12,7 @@ from ..core import save_json, resolve_path
 from .results import (METHODS, pick_runs, run_config, _data_root, md_row, md_header, save_figure,
                                           save_closed, save_text)
 from .tables import setup_text
-from .runs import load_predictions, instance_masks, denormalise, clip_scores, figure_clips
+from .runs import load_predictions, instance_masks, clip_scores, figure_clips
 
 # %% auto #0
 __all__ = ['SIZE_BINS', 'SIZE_LABELS', 'FAILURE_KINDS', 'failure_kind', 'frame_table', 'df_markdown', 'failure_breakdown',
@@ -151,11 +151,11 @@ def plot_overlays(runs: dict, names: list, path=None):
     "For each clip and method: the frames with the prediction in red and the ground-truth outline in green."
     import matplotlib.pyplot as plt
     runs = {k: Path(v) for k, v in runs.items()}
-    data, pos, preds = figure_clips(runs, names, 'plot_overlays')
-    T = data['frames'].shape[1]; nrow = len(names) * len(runs)
+    clips, preds = figure_clips(runs, names, 'plot_overlays')
+    T = len(next(iter(clips.values()))['frames']); nrow = len(names) * len(runs)
     fig, axes = plt.subplots(nrow, T, figsize=(1.6 * T, 1.6 * nrow), squeeze=False)
     for c, n in enumerate(names):
-        i = pos[n]; fr = denormalise(data['frames'][i]); gt = data['masks'][i, :, 0].numpy()
+        fr, gt = clips[n]['frames'], clips[n]['masks'].numpy()
         for m, (lab, (pn, pm_)) in enumerate(preds.items()):
             p = pm_[pn.index(n)].numpy()
             for t in range(T):

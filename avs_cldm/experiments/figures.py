@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from ..core import resolve_path
 from .results import METHODS, describe, pick_runs, save_figure
-from .runs import open_run, denormalise, clip_scores, figure_clips, _iou
+from .runs import open_run, clip_scores, figure_clips, _iou
 
 # %% auto #0
 __all__ = ['pick_clips', 'qualitative_grid', 'ddim_trajectory', 'training_curves', 'figure_report']
@@ -25,9 +25,9 @@ def pick_clips(runs: dict, n: int = 2, pick: str = 'gain', seed: int = 0) -> lis
     gain = (last[common] - first[common]).sort_values(ascending=(pick == 'loss'))
     return list(gain.index[:n])
 
-def _clip_rows(data: dict, i: int, name: str, preds: dict) -> list:
+def _clip_rows(clip: dict, name: str, preds: dict) -> list:
     "(label, images [T, ...]) per row of one clip: the frames, the ground truth, each run's mask with its J."
-    fr = denormalise(data['frames'][i]); gt = data['masks'][i, :, 0].bool()
+    fr, gt = clip['frames'], clip['masks']
     rows = [('frames', fr), ('ground truth', gt)]
     for k, (pn, pm_) in preds.items():
         p = pm_[pn.index(name)]
@@ -41,11 +41,11 @@ def qualitative_grid(runs: dict, # label -> run folder (same subset and test spl
     runs = {k: Path(v) for k, v in runs.items()}
     if not runs: raise ValueError('qualitative_grid: no runs given')
     names = list(names) if names else pick_clips(runs, n, pick)
-    data, pos, preds = figure_clips(runs, names, 'qualitative_grid')
-    T = data['frames'].shape[1]; nrow = 2 + len(runs)
+    clips, preds = figure_clips(runs, names, 'qualitative_grid')
+    T = len(next(iter(clips.values()))['frames']); nrow = 2 + len(runs)
     fig, axes = plt.subplots(nrow * len(names), T, figsize=(1.5 * T, 1.5 * nrow * len(names)), squeeze=False)
     for c, nm in enumerate(names):
-        for r, (lab, imgs) in enumerate(_clip_rows(data, pos[nm], nm, preds)):
+        for r, (lab, imgs) in enumerate(_clip_rows(clips[nm], nm, preds)):
             for t in range(T):
                 ax = axes[c * nrow + r, t]
                 ax.imshow(imgs[t] if lab == 'frames' else np.asarray(imgs[t], np.uint8) * 255, cmap=None if lab == 'frames' else 'gray', vmin=0, vmax=255)
@@ -61,12 +61,11 @@ def qualitative_grid(runs: dict, # label -> run folder (same subset and test spl
 def ddim_trajectory(run, name=None, path=None, seed: int = 0):
     "Masks decoded from each DDIM step's z0 prediction for one test clip (rows: frames; columns: steps, final, GT)."
     import matplotlib.pyplot as plt
-    from avs_cldm.train import make_batch, batch_feats
-    model, cfg, root, data, feats = open_run(run)
+    model, cfg, root, data = open_run(run)
     if cfg.method != 'cldm': raise ValueError(f'{run}: method {cfg.method!r} has no diffusion trajectory (needs cldm)')
-    i = data['name'].index(name) if name else 0
-    b = make_batch(data, [i])
-    out = model(b, feats=batch_feats(feats, [i]), generator=torch.Generator().manual_seed(seed), return_trajectory=True)
+    i = data.names.index(name) if name else 0
+    b, feats = data.batch([i])
+    out = model(b, feats=feats, generator=torch.Generator().manual_seed(seed), return_trajectory=True)
     steps = [torch.sigmoid(l[0, :, 0]) for l in out['trajectory']] + [torch.sigmoid(out['logits'][0, :, 0])]
     delta = [float((st - steps[-1]).abs().mean()) for st in steps]     # mean |p_k − p_final| per step
     T = b['frames'].shape[1]; cols = len(steps) + 1
@@ -78,7 +77,7 @@ def ddim_trajectory(run, name=None, path=None, seed: int = 0):
             ax.imshow(img.numpy(), cmap='gray', vmin=0, vmax=1); ax.set_xticks([]); ax.set_yticks([])
             if t == 0: ax.set_title('GT' if k == cols - 1 else 'final' if k == cols - 2 else f'step {k + 1}\nΔ {delta[k]:.3f}', fontsize=7)
         axes[t, 0].set_ylabel(f't={t + 1}', fontsize=7)
-    fig.suptitle(f"{data['name'][i]}: masks decoded from each DDIM step's z0 prediction ({describe(cfg)}, {cfg.subset}); "
+    fig.suptitle(f"{data.names[i]}: masks decoded from each DDIM step's z0 prediction ({describe(cfg)}, {cfg.subset}); "
                  f"Δ = mean |p_step − p_final|", fontsize=8)
     fig.tight_layout()
     if path: save_figure(fig, path)

@@ -157,18 +157,17 @@ def grid_configs(preset: str = 'quick', # quick | quick3 | full | long (`GRID_PR
 
 # %% ../../nbs/14a_grid.ipynb #3190be32
 def is_finished(cfg: Config) -> bool:
-    "Has `cfg`'s run folder got metrics.json, written for exactly this config?"
-    d = resolve_path(cfg.out_dir) / cfg.name
-    if not (d / 'metrics.json').is_file() or not (d / 'config.json').is_file(): return False
-    try: return load_json(d / 'config.json') == cfg.to_dict()
-    except ValueError: return False
+    "Has `cfg`'s run folder got metrics.json, written for exactly this config and code version (`train.finished`)?"
+    from avs_cldm.train import finished
+    return finished(cfg)
 
 def set_aside_stale(cfg: Config) -> Path | None:
     """If cfg's run folder holds another config (e.g. a preset default changed since), move it to
     `<out_dir>/.stale/<name>-<time>` so that training does not resume from its checkpoint; returns the new place."""
     d = resolve_path(cfg.out_dir) / cfg.name
     if not d.is_dir(): return None
-    try: same = load_json(d / 'config.json') == cfg.to_dict()
+    from avs_cldm.train import stored_record, run_record, record_diff
+    try: same = not record_diff(stored_record(load_json(d / 'config.json')), run_record(cfg))
     except (FileNotFoundError, ValueError): same = not any(d.iterdir())
     if same: return None
     dest = resolve_path(cfg.out_dir) / '.stale' / f"{cfg.name}-{time.strftime('%Y%m%d-%H%M%S')}"
@@ -183,15 +182,11 @@ def notebook_parameters(nb) -> list:
     import papermill as pm
     return list(pm.inspect_notebook(str(nb)).keys())
 
-def papermill_parameters(cfg: Config, names) -> dict | None:
-    "The parameters that make the training notebook build exactly `cfg`, or None if some field is not a parameter."
-    fields = set(cfg.to_dict())
-    params = {k: getattr(cfg, k) for k in names if k in fields}
-    try: rebuilt = make_config(params.get('preset', cfg.preset), **{k: v for k, v in params.items() if k != 'preset'})
-    except Exception: return None
-    if rebuilt.to_dict() != cfg.to_dict(): return None
-    if 'nproc' in names: params['nproc'] = 1
-    return params
+def papermill_parameters(cfg: Config, names) -> dict:
+    "The parameters that make the training notebook build exactly `cfg` (it declares every Config field)."
+    missing = sorted(set(cfg.to_dict()) - set(names))
+    if missing: raise ValueError(f"{train_notebook()}: its parameters cell lacks the Config field(s) {missing}")
+    return dict(cfg.to_dict(), nproc=1)
 
 # %% ../../nbs/14a_grid.ipynb #bb7c7654
 def _run_papermill(cfg, nb, params):
@@ -201,25 +196,16 @@ def _run_papermill(cfg, nb, params):
     pm.execute_notebook(str(nb), str(out_nb), parameters=params, cwd=str(Path(nb).parent), kernel_name='python3',
                         progress_bar=False)
 
-def _run_cli(cfg):
-    d = resolve_path(cfg.out_dir); (d / '.grid').mkdir(parents=True, exist_ok=True)
-    cfg_path = d / '.grid' / f'{cfg.name}.json'
-    save_json(cfg.to_dict(), cfg_path)
-    with open(d / f'{cfg.name}.log', 'w') as log:
-        subprocess.run([sys.executable, '-m', 'avs_cldm.train', '--config', str(cfg_path), '--no-progress'],
-                       cwd=project_root(), stdout=log, stderr=subprocess.STDOUT, check=True, stdin=subprocess.DEVNULL)
-
 def _runner_for(cfg: Config, runner, nb, names) -> tuple:
-    "(runner name, function of no arguments that trains `cfg`): the callable, in process, papermill or the command line."
+    "(runner name, function of no arguments that trains `cfg`): the callable, in process, or the training notebook."
     if callable(runner): return 'callable', lambda: runner(cfg)
     if runner == 'inprocess':
         def inprocess():
             from avs_cldm.train import train
             train(cfg, progress=False)
         return 'inprocess', inprocess
-    params = papermill_parameters(cfg, names) if runner == 'papermill' else None
-    if params is not None: return 'papermill', lambda: _run_papermill(cfg, nb, params)
-    return 'cli', lambda: _run_cli(cfg)
+    params = papermill_parameters(cfg, names)
+    return 'papermill', lambda: _run_papermill(cfg, nb, params)
 
 def _run_entry(e: GridEntry, runner, nb, names) -> dict:
     "One summary row: reuse a finished run, else set a stale folder aside and train; a failure is recorded, not raised."
@@ -241,13 +227,13 @@ def _grid_summary(preset: str, df: pd.DataFrame, seconds: float) -> dict:
                 failed=n('failed'), runs=df.to_dict('records'))
 
 def run_grid(preset: str = 'quick', out_dir='reports/runs', base: dict | None = None,
-             runner='papermill', # papermill | cli | inprocess | a callable(cfg)
+             runner='papermill', # papermill | inprocess | a callable(cfg)
              entries: list | None = None, # defaults to grid_configs(preset, out_dir, base)
              notebook=None, progress: bool = True, summary=None) -> pd.DataFrame:
     "Run every entry not finished yet (tqdm bar over runs); returns one row per run: name, status, runner, seconds."
     if entries is None: entries = grid_configs(preset, out_dir, base)
-    if not (callable(runner) or runner in ('papermill', 'cli', 'inprocess')):
-        raise ValueError(f"runner={runner!r}: one of 'papermill', 'cli', 'inprocess' or a callable(cfg)")
+    if not (callable(runner) or runner in ('papermill', 'inprocess')):
+        raise ValueError(f"runner={runner!r}: one of 'papermill', 'inprocess' or a callable(cfg)")
     nb = Path(notebook) if notebook else train_notebook()
     names = notebook_parameters(nb) if runner == 'papermill' else []
     rows, t_all = [], time.time()

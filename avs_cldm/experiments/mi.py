@@ -24,17 +24,16 @@ def mi_cap(B: int, tau: float = 1.0) -> float:
     "The largest InfoNCE bound reachable with cosine logits / τ and B candidates: log B − log(1 + (B−1) e^(−2/τ))."
     return math.log(B) - math.log(1 + (B - 1) * math.exp(-2 / tau))
 
-MI_VERSION = 1
+MI_VERSION = 2
 
 def _latents(model, data) -> tuple:
     "c [n, T, D], z0 [n, T, D] and `ok` [n, T] (valid frames with a non-empty mask) of every clip of `data`."
-    from avs_cldm.train import make_batch
-    n, T = data['frames'].shape[:2]
+    n, T = data.valid.shape
     cs, zs, ok = [], [], []
     for s in range(0, n, 16):
         idx = list(range(s, min(n, s + 16)))
-        b = make_batch(data, idx)
-        a = model.audio_encoder(b['mel'].flatten(0, 1))
+        b, _ = data.batch(idx)
+        a = model.audio_feature(b)
         cs.append(model.condition(b['frames'].flatten(0, 1), a).view(len(idx), T, -1))
         z0, _ = model.head.phi_terms(model, model.target(b))                  # E_φ at the latent size, as in training
         zs.append(z0.view(len(idx), T, -1))
@@ -58,7 +57,7 @@ def _bound_batches(c, z, ok, batch: int, seed: int, tau: float) -> tuple:
     return bounds, losses
 
 def _mi_bound(run: Path, batch: int, seed: int) -> dict:
-    model, cfg, root, data, feats = open_run(run)
+    model, cfg, root, data = open_run(run)
     c, z, ok = _latents(model, data)
     bounds, losses = _bound_batches(c, z, ok, batch, seed, cfg.tau)
     res = dict(run=run.name, subset=cfg.subset, lambda_contrastive=cfg.lambda_contrastive if cfg.contrastive == 'infonce' else 0.0,

@@ -13,44 +13,41 @@ from ..core import load_json, save_json
 from .results import run_config, _data_root
 
 # %% auto #0
-__all__ = ['open_run', 'load_predictions', 'subset_clips', 'subset_feats', 'read_instance_mask', 'instance_masks', 'denormalise',
-           'clip_scores', 'figure_clips', 'checkpoint_mtime', 'cached_json']
+__all__ = ['open_run', 'load_predictions', 'display_clips', 'read_instance_mask', 'instance_masks', 'denormalise', 'clip_scores',
+           'figure_clips', 'checkpoint_mtime', 'cached_json']
 
 # %% ../../nbs/14d_runs.ipynb #94ce16bf
 _DATA = {}
 
 def open_run(run, split='test'):
-    "(model, cfg, root, data, feats) of a finished run: the model in eval mode and its test split from the caches."
-    from avs_cldm.train import load_model, clip_tensors, feature_cache, _fingerprint
+    "(model, cfg, root, data) of a finished run: the model in eval mode and a split's `SplitData` (memoised)."
+    from avs_cldm.train import load_model
+    from avs_cldm.pipeline import split_data, split_key
     run = Path(run)
     if not (run / 'checkpoint.pt').is_file(): raise FileNotFoundError(f'{run}: no checkpoint.pt (not a trained run)')
     model, cfg = load_model(run / 'checkpoint.pt')
     root = _data_root(cfg)
-    key = (cfg.dataset, str(root), cfg.subset, split, cfg.img_size, cfg.max_test_clips, cfg.backbone, cfg.backbone_weights)
+    key = split_key(cfg, split, model, root, augment=False)
     if key not in _DATA:
-        if len(_DATA) > 2: _DATA.clear()
-        data = clip_tensors(cfg, split, root, progress=False)
-        feats = (feature_cache(cfg, split, data['frames'], model.backbone, _fingerprint(root, cfg.subset), progress=False)
-                 if cfg.freeze_backbone and cfg.cache_features else None)
-        _DATA[key] = (data, feats)
-    data, feats = _DATA[key]
-    return model, cfg, root, data, feats
+        if len(_DATA) > 4: _DATA.clear()
+        _DATA[key] = split_data(cfg, split, model, root, augment=False, progress=False)
+    return model, cfg, root, _DATA[key]
 
 def load_predictions(run) -> tuple:
     "(names, masks BoolTensor [n, T, H, W]) from a run's predictions.pt (sigmoid × 255 > 127)."
     d = torch.load(Path(run) / 'predictions.pt', map_location='cpu', weights_only=True)
     return list(d['names']), d['pred'] > 127
 
-def subset_clips(data: dict, idx) -> dict:
-    "The clips `idx` of a clip-tensor dict (tensors indexed, lists picked)."
-    idx = torch.as_tensor(idx, dtype=torch.long)
-    return {k: (v[idx] if torch.is_tensor(v) else [v[i] for i in idx.tolist()]) for k, v in data.items()}
-
-def subset_feats(feats, idx):
-    "The cached backbone features of clips `idx`."
-    if feats is None: return None
-    idx = torch.as_tensor(idx, dtype=torch.long)
-    return [f[idx] for f in feats]
+def display_clips(cfg, names: list, split: str = 'test') -> dict:
+    "name -> dict(frames uint8 [T,H,W,3], masks bool [T,H,W]) of the clips `names` of a split, read at `cfg.img_size`."
+    from avs_cldm.pipeline import dataset_for
+    ds = dataset_for(cfg, split, _data_root(cfg))
+    pos = {n: i for i, n in enumerate(ds.names)}
+    out = {}
+    for n in names:
+        it = ds[pos[n]]
+        out[n] = dict(frames=denormalise(it['frames']), masks=(it['masks'][:, 0] > 0.5) if 'masks' in it else it['labels'] > 0)
+    return out
 
 def read_instance_mask(path, size: int) -> torch.Tensor:
     "An instance mask PNG (0/255) as a BoolTensor [size, size] (nearest resize)."
@@ -95,14 +92,13 @@ def clip_scores(run) -> pd.DataFrame:
             .reset_index())
 
 def figure_clips(runs: dict, names: list, who: str) -> tuple:
-    "(test split of the first run's config, clip name -> index, label -> (names, masks) of each run's predictions)."
-    from avs_cldm.train import clip_tensors
+    "(clip name -> its frames and masks to show, label -> (names, masks) of each run's predictions); unknown clips refused."
+    preds = {k: load_predictions(r) for k, r in runs.items()}
+    known = set(next(iter(preds.values()))[0])
+    missing = [n for n in names if n not in known]
     cfg = run_config(next(iter(runs.values())))
-    data = clip_tensors(cfg, 'test', _data_root(cfg), progress=False)
-    pos = {n: i for i, n in enumerate(data['name'])}
-    missing = [n for n in names if n not in pos]
     if missing: raise ValueError(f"{who}: clips {missing} are not in the test split of {cfg.subset}")
-    return data, pos, {k: load_predictions(r) for k, r in runs.items()}
+    return display_clips(cfg, names), preds
 
 def checkpoint_mtime(run) -> float | None:
     "The modification time of a run's checkpoint.pt (None without one): part of the analysis caches' keys."
