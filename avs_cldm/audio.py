@@ -15,8 +15,9 @@ import torchaudio
 
 # %% auto #0
 __all__ = ['SAMPLE_RATE', 'WIN_LENGTH', 'HOP_LENGTH', 'N_FFT', 'N_MELS', 'F_MIN', 'F_MAX', 'LOG_OFFSET', 'EXAMPLE_FRAMES',
-           'MIN_SAMPLES', 'VGGISH_CFG', 'AUDIO_ENCODERS', 'vggish_mel_matrix', 'LogMel', 'log_mel', 'read_state_dict',
-           'load_checked', 'VGGish', 'load_vggish', 'LightAudioEncoder', 'build_audio_encoder']
+           'MIN_SAMPLES', 'VGGISH_CFG', 'AUDIO_ENCODERS', 'CLASS_SLOTS', 'vggish_mel_matrix', 'LogMel', 'log_mel',
+           'read_state_dict', 'load_checked', 'VGGish', 'load_vggish', 'LightAudioEncoder', 'AudioPosterior',
+           'build_audio_encoder']
 
 # %% ../nbs/05_audio.ipynb #700b4b52
 SAMPLE_RATE = 16000       # VGGish input rate (Hz)
@@ -159,7 +160,7 @@ def load_vggish(path,                  # local torchvggish state dict, e.g. vggi
     w = sd.get('features.0.weight')
     if w is not None and w.ndim == 4 and w.shape[1] == 1 and in_channels > 1:
         sd['features.0.weight'] = w.repeat(1, in_channels, 1, 1) / in_channels
-    return load_checked(VGGish(in_channels), sd, path, 'VGGish', ignore=('pproc.',))
+    return load_checked(VGGish(in_channels), sd, path, 'VGGish', ignore=('pproc.', 'head.'))   # head: a kit-pretrained class head
 
 # %% ../nbs/05_audio.ipynb #dda9b9ee
 def _cbr(cin, cout, stride=1):
@@ -183,18 +184,36 @@ class LightAudioEncoder(nn.Module):
 
 # %% ../nbs/05_audio.ipynb #26ce998b
 AUDIO_ENCODERS = ('light', 'vggish')
+CLASS_SLOTS = 70   # one posterior slot per class a composed benchmark can have (AVSS's 70); see 05b_audio_pretrain
+
+class AudioPosterior(nn.Module):
+    "An encoder and its class head: log-mel [N, C, 96, 64] -> sigmoid class scores [N, slots] (multi-label, 05b)."
+    def __init__(self, encoder: nn.Module, slots: int = CLASS_SLOTS):
+        super().__init__()
+        self.encoder, self.head, self.out_dim = encoder, nn.Linear(encoder.out_dim, slots), slots
+    def forward(self, x): return torch.sigmoid(self.head(self.encoder(x)))
 
 def build_audio_encoder(name: str,            # 'light' | 'vggish'
                         in_channels: int = 1,  # log-mel channels (2 for stereo)
                         weights: str = '',     # local state dict file ('' = random init)
+                        posterior: bool = False, # the encoder and its class head (`AudioPosterior`)
                        ) -> nn.Module:
-    "An audio encoder mapping log-mel examples [N, C, 96, 64] to [N, 128]."
+    "An audio encoder mapping log-mel examples [N, C, 96, 64] to [N, 128] (or, with `posterior`, to class scores)."
     if name not in AUDIO_ENCODERS: raise ValueError(f"name: unknown audio encoder {name!r}; one of {AUDIO_ENCODERS}")
     if name == 'vggish':
-        if weights: return load_vggish(weights, in_channels)
-        warnings.warn("audio encoder 'vggish': no weights file given (audio_weights=''), so the VGGish architecture is "
-                      "RANDOMLY INITIALISED; pass a local torchvggish state dict to use pretrained VGGish", stacklevel=2)
-        return VGGish(in_channels)
-    m = LightAudioEncoder(in_channels)
-    if weights: load_checked(m, read_state_dict(weights), weights, 'LightAudioEncoder')
+        if weights: m = load_vggish(weights, in_channels)
+        else:
+            warnings.warn("audio encoder 'vggish': no weights file given (audio_weights=''), so the VGGish architecture is "
+                          "RANDOMLY INITIALISED; pass a local torchvggish state dict to use pretrained VGGish", stacklevel=2)
+            m = VGGish(in_channels)
+    else:
+        m = LightAudioEncoder(in_channels)
+        if weights: load_checked(m, read_state_dict(weights), weights, 'LightAudioEncoder', ignore=('head.',))
+    if not posterior: return m
+    m = AudioPosterior(m)
+    if weights:
+        sd = read_state_dict(weights)
+        if 'head.weight' not in sd:
+            raise ValueError(f"{weights}: no class head (head.*): the posterior needs an encoder pretrained by the kit (05b)")
+        m.head.load_state_dict({'weight': sd['head.weight'], 'bias': sd['head.bias']})
     return m

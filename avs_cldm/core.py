@@ -28,7 +28,7 @@ CHOICES = dict(
     audio_encoder=('light', 'vggish'),
     decoder_latent=('sample', 'posterior'),
     amp=('none', 'bf16', 'fp16'),
-    audio_feature=('encoder', 'oracle', 'silent'),
+    audio_feature=('encoder', 'posterior', 'oracle', 'silent'),
     phi_objective=('ae', 'none'),
     lr_schedule=('constant', 'cosine'),
     audio_source=('wav', 'pkl'),
@@ -72,7 +72,7 @@ class Config:
     audio_encoder: str = 'light'       # light (small CNN from scratch) | vggish (VGGish architecture)
     audio_weights: str = ''            # '' (trained from scratch) | a local state dict | 'bank' (pretrained by the kit, 05b)
     freeze_audio: bool = True          # an encoder loaded from weights stays frozen, as the paper's VGGish
-    audio_feature: str = 'encoder'     # encoder | oracle (learned embedding of the sounding classes) | silent (zeros): controls
+    audio_feature: str = 'encoder'     # encoder (embedding) | posterior (pretrained class scores) | oracle (true classes) | silent: 12_models
     audio_source: str = 'wav'          # log-mels from the wav (wav) or from AVSBench's .pkl files (pkl; dataset='avsbench')
     audio_pad: str = 'avsbench'        # short audio: repeat the last 0.96 s example (avsbench) | repeat the wave (repeat_wave)
     preset: str = 'cpu'
@@ -147,6 +147,9 @@ class Config:
         if self.ddim_steps > self.diffusion_steps:
             raise ConfigError('ddim_steps', self.ddim_steps, f"must be <= diffusion_steps ({self.diffusion_steps})")
         if self.img_size % 32: raise ConfigError('img_size', self.img_size, "must be a multiple of 32 (stride-32 features)")
+        if self.audio_feature == 'posterior' and not self.audio_weights:
+            raise ConfigError('audio_feature', 'posterior', "needs a pretrained encoder with its class head: audio_weights='bank' "
+                              "(the kit's, 05b) or a file it wrote")
         if self.audio_source == 'pkl' and (self.dataset != 'avsbench' or self.subset == 'AVSS'):
             raise ConfigError('audio_source', self.audio_source, "'pkl' reads AVSBench's .pkl log-mels: needs dataset='avsbench' "
                               "and a subset that has them (S4, MS3)")
@@ -216,12 +219,12 @@ PRESETS = dict(
     cpu=dict(img_size=128, batch_size=16, epochs=10, lr=1e-3, freeze_backbone=True, cache_features=True,
              head_channels=64, audio_encoder='light', backbone='efficientnet_lite0', latent_img_size=64,
              cavp_min_pixels=64, deterministic=True, audio_weights='bank', audio_aug=True, image_aug=True,
-             aug_views=1, lr_schedule='cosine'),
+             aug_views=1, lr_schedule='cosine', audio_feature='posterior'),
     paper=dict(img_size=224, batch_size=4, epochs=None, lr=1e-4, freeze_backbone=False, cache_features=False,
                head_channels=128, audio_encoder='vggish', backbone='resnet50', latent_img_size=0,
                deterministic=False, num_workers=4, select_best=True),
 )
-BANK_ONLY = {'audio_weights': ''}   # cpu-preset values that need the composed benchmark's asset bank, and their fallback
+BANK_ONLY = {'audio_weights': '', 'audio_feature': 'encoder'}   # cpu-preset values that need the composed benchmark's asset bank, and their fallback
 PAPER_EPOCHS = dict(S4=15, MS3=30, AVSS=60, MSMI=30)
 
 def make_config(preset='cpu', **params) -> Config:
@@ -231,6 +234,8 @@ def make_config(preset='cpu', **params) -> Config:
     if params.get('dataset', 'composed') != 'composed':           # no asset bank: no kit-pretrained audio encoder
         vals.update({k: v for k, v in BANK_ONLY.items() if k in vals})
     vals.update({k: v for k, v in params.items() if v is not None})
+    if vals.get('audio_feature') == 'posterior' and not vals.get('audio_weights') and params.get('audio_feature') is None:
+        vals['audio_feature'] = 'encoder'                          # the preset's posterior needs the weights it was given
     if 'run_name' in vals and not isinstance(vals['run_name'], str): vals['run_name'] = str(vals['run_name'])   # papermill: `-p run_name 7`
     if vals.get('epochs') is None: vals['epochs'] = PAPER_EPOCHS[vals.get('subset', 'S4')] if vals.get('subset', 'S4') in PAPER_EPOCHS else 15
     return Config.from_dict(dict(preset=preset, **vals))

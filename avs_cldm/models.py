@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import Config
 from .backbones import build_backbone
-from .audio import build_audio_encoder
+from .audio import build_audio_encoder, CLASS_SLOTS
 from .fusion import Neck, TPAVI
 from .decoder import PanopticFPNDecoder
 from .latent import GTEncoder, ConditionEncoder, LatentExpander, MaskDecoder, mask_ae_loss
@@ -18,10 +18,10 @@ from .contrastive import info_nce, info_nce_batch, cavp_loss, bcl_loss
 from .avsbench_model import AVSBenchModel
 
 # %% auto #0
-__all__ = ['ORACLE_CLASSES', 'LATENT_HEADS', 'CONTRASTIVE_TERMS', 'GaussianHead', 'gaussian_kl', 'num_classes', 'audio_channels',
-           'Encoded', 'out_size', 'build_audio', 'audio_feature', 'NoLatent', 'CVAEHead', 'DiffusionHead',
-           'register_contrastive', 'InfoNCETerm', 'BCLTerm', 'CAVPTerm', 'AVSModel', 'build_model', 'dummy_batch',
-           'count_parameters', 'latent_parameter_counts']
+__all__ = ['ORACLE_CLASSES', 'AUDIO_DIM', 'LATENT_HEADS', 'CONTRASTIVE_TERMS', 'GaussianHead', 'gaussian_kl', 'num_classes',
+           'audio_channels', 'Encoded', 'out_size', 'build_audio', 'audio_feature', 'NoLatent', 'CVAEHead',
+           'DiffusionHead', 'register_contrastive', 'InfoNCETerm', 'BCLTerm', 'CAVPTerm', 'AVSModel', 'build_model',
+           'dummy_batch', 'count_parameters', 'latent_parameter_counts']
 
 # %% ../nbs/12_models.ipynb #e21645c2
 class GaussianHead(nn.Module):
@@ -38,7 +38,8 @@ def gaussian_kl(mu_q, logvar_q, mu_p, logvar_p):
     return 0.5 * (logvar_p - logvar_q + (logvar_q.exp() + (mu_q - mu_p) ** 2) / logvar_p.exp() - 1).sum(-1)
 
 # %% ../nbs/12_models.ipynb #120167fa
-ORACLE_CLASSES = 70   # the most classes a composed benchmark can have (AVSS: 70 + background)
+ORACLE_CLASSES = CLASS_SLOTS   # the most classes a composed benchmark can have (AVSS: 70 + background)
+AUDIO_DIM = 128                # width of the audio feature of the oracle / posterior paths (VGGish's)
 
 def num_classes(subset: str) -> int:
     "Output channels: 71 AVSS classes (70 + background), else 1 binary foreground logit."
@@ -73,14 +74,15 @@ def out_size(batch: dict) -> tuple:
 def build_audio(model: nn.Module, cfg: Config, audio_weights: str = ''):
     """Give `model` its audio front: `audio_encoder`, `audio_dim`, `frozen_audio` and, for the oracle control, `oracle`.
     Shared by every model of the kit, so the audio path is the same whatever the method."""
+    post = cfg.audio_feature == 'posterior'
     model.audio_encoder = build_audio_encoder(cfg.audio_encoder, in_channels=audio_channels(cfg.subset),
-                                              weights=_audio_file(cfg, audio_weights))
-    model.audio_dim = model.audio_encoder.out_dim
+                                              weights=_audio_file(cfg, audio_weights), posterior=post)
+    model.audio_dim = AUDIO_DIM if cfg.audio_feature in ('oracle', 'posterior') else model.audio_encoder.out_dim
     # "fed it to the frozen VGGish" (Sec. III-C): an encoder given weights stays fixed (cfg.freeze_audio)
     model.frozen_audio = bool(cfg.audio_weights) and cfg.freeze_audio
     if model.frozen_audio:
         for p in model.audio_encoder.parameters(): p.requires_grad_(False)
-    if cfg.audio_feature == 'oracle': model.oracle = nn.Linear(ORACLE_CLASSES, model.audio_dim, bias=False)
+    if cfg.audio_feature in ('oracle', 'posterior'): model.oracle = nn.Linear(ORACLE_CLASSES, model.audio_dim, bias=False)
 
 def audio_feature(model: nn.Module, batch: dict) -> torch.Tensor:
     "A [N, audio_dim]: the encoder's (or its cached `audio_emb`), or the oracle / silent control of `model.cfg`."
@@ -92,8 +94,8 @@ def audio_feature(model: nn.Module, batch: dict) -> torch.Tensor:
             raise ValueError("audio_feature='oracle' needs batch['sounding'] (per-frame sounding classes, "
                              "recorded only by the composed benchmark)")
         return model.oracle(batch['sounding'].flatten(0, 1).float())
-    if 'audio_emb' in batch: return batch['audio_emb'].flatten(0, 1).float()
-    return model.audio_encoder(batch['mel'].flatten(0, 1))
+    a = batch['audio_emb'].flatten(0, 1).float() if 'audio_emb' in batch else model.audio_encoder(batch['mel'].flatten(0, 1))
+    return model.oracle(a) if kind == 'posterior' else a
 
 # %% ../nbs/12_models.ipynb #ab57c96f
 class NoLatent(nn.Module):
