@@ -210,7 +210,8 @@ def code_version() -> str:
         for p in sorted(pkg.rglob('*.py')):
             rel = p.relative_to(pkg).as_posix()
             if any(rel == x or rel.startswith(x + '/') for x in CODE_EXCLUDED) or '__pycache__' in rel: continue
-            h.update(rel.encode()); h.update(p.read_bytes())
+            code = [l for l in p.read_text().splitlines() if not l.startswith('# %%')]   # not the cell-id comments
+            h.update(rel.encode()); h.update('\n'.join(code).encode())
         _CODE_VERSION['v'] = h.hexdigest()[:12]
     return _CODE_VERSION['v']
 
