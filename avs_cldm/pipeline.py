@@ -17,10 +17,11 @@ from .models import audio_channels, num_classes, ORACLE_CLASSES
 from .augment import augment_clip, augment_wave
 
 # %% auto #0
-__all__ = ['TRAIN_SPLITS', 'PRETRAIN_IN_TEST', 'SPLIT_DATA_VERSION', 'data_root', 'cache_dir', 'prepare_benchmark', 'check_split',
-           'split_fingerprint', 'module_fingerprint', 'benchmark_bank', 'resolve_audio_weights', 'sounding_table',
-           'clip_row', 'stack_rows', 'make_batch', 'dataset_for', 'ClipStream', 'SplitData', 'audio_like', 'to_device',
-           'module_device', 'uses_feature_cache', 'audio_is_cached', 'split_key', 'build_split_data', 'split_data']
+__all__ = ['TRAIN_SPLITS', 'PRETRAIN_IN_TEST', 'SPLIT_DATA_VERSION', 'IMAGE_FIELDS', 'AUDIO_FIELDS', 'data_root', 'cache_dir',
+           'prepare_benchmark', 'check_split', 'split_fingerprint', 'module_fingerprint', 'benchmark_bank',
+           'resolve_audio_weights', 'sounding_table', 'clip_row', 'stack_rows', 'make_batch', 'dataset_for',
+           'ClipStream', 'SplitData', 'audio_like', 'to_device', 'module_device', 'uses_feature_cache',
+           'audio_is_cached', 'split_keys', 'split_key', 'build_split_data', 'split_data']
 
 # %% ../nbs/12a_pipeline.ipynb #f3f654e7
 TRAIN_SPLITS = ('train', 'test')   # what a run reads by default (training, then the test evaluation)
@@ -249,7 +250,7 @@ def module_device(m: nn.Module) -> torch.device:
     return t.device if t is not None else torch.device('cpu')
 
 # %% ../nbs/12a_pipeline.ipynb #18b052e2
-SPLIT_DATA_VERSION = 1
+SPLIT_DATA_VERSION = 2
 
 def uses_feature_cache(cfg: Config) -> bool:
     "The cpu preset's fast path: a frozen backbone whose features are computed once and cached (else: streamed)."
@@ -263,27 +264,37 @@ def _views(cfg: Config, split: str, augment) -> tuple:
     aug = split == 'train' if augment is None else augment
     return (1 + (cfg.aug_views if aug and cfg.image_aug else 0), 1 + (cfg.aug_views if aug and cfg.audio_aug else 0))
 
-def split_key(cfg: Config, split: str, model: nn.Module, root: Path, augment=None) -> str:
-    "The cache key: the split's fingerprint, the weights of the frozen parts used, and every setting that shapes the data."
+def _key(kind: str, cfg: Config, split: str, parts: dict) -> str:
+    h = hashlib.sha256(json.dumps(dict(parts, v=SPLIT_DATA_VERSION), sort_keys=True).encode()).hexdigest()[:16]
+    return f"{kind}-{cfg.dataset}-{cfg.subset}-{split}-{h}"
+
+def split_keys(cfg: Config, split: str, model: nn.Module, root: Path, augment=None) -> tuple:
+    """(image key, audio key): the split's fingerprint, the weights of the frozen part used, and every setting that shapes
+    each half. The image half (features, masks, small frames) and the audio half are cached apart, so that runs that
+    differ only in their audio (another encoder, the controls) share the expensive image half."""
     V, A = _views(cfg, split, augment)
+    data = split_fingerprint(cfg, root, split)
+    img = dict(data=data, img=cfg.img_size, small=cfg.latent_img_size or cfg.img_size,
+               backbone=module_fingerprint(model.backbone), V=V, aug=[cfg.image_aug, cfg.aug_seed] if V > 1 else None)
     emb = audio_is_cached(model)
-    parts = dict(v=SPLIT_DATA_VERSION, data=split_fingerprint(cfg, root, split), img=cfg.img_size,
-                 small=cfg.latent_img_size or cfg.img_size, backbone=module_fingerprint(model.backbone), V=V, A=A,
-                 audio=('emb-' + module_fingerprint(model.audio_encoder)) if emb else f'mel-{cfg.audio_source}-{cfg.audio_pad}',
-                 aug=[cfg.image_aug, cfg.audio_aug, cfg.aug_seed] if V + A > 2 else None)
-    return f"split-{cfg.dataset}-{cfg.subset}-{split}-" + hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()[:16]
+    aud = dict(data=data, A=A, aug=[cfg.audio_aug, cfg.aug_seed] if A > 1 else None,
+               audio=('emb-' + module_fingerprint(model.audio_encoder)) if emb else f'mel-{cfg.audio_source}-{cfg.audio_pad}')
+    return _key('images', cfg, split, img), _key('audio', cfg, split, aud)
+
+def split_key(cfg: Config, split: str, model: nn.Module, root: Path, augment=None) -> str:
+    "One key for both halves (e.g. to memoise a loaded split)."
+    return '+'.join(split_keys(cfg, split, model, root, augment))
 
 def _gen(seed: int, i: int, view: int) -> torch.Generator:
     return torch.Generator().manual_seed((seed * 1_000_003 + i * 1_009 + view) % (2 ** 63))
 
 @torch.no_grad()
-def _encode_views(cfg, model, items, i0, V, A, small, emb):
-    "Backbone features, masks, small frames for V image views and audio for A audio views of a chunk of items."
-    bb, enc = model.backbone.eval(), model.audio_encoder.eval()
-    bdev, adev = module_device(bb), module_device(enc)
+def _encode_images(cfg, model, items, i0, V, small) -> dict:
+    "Backbone features, masks and small frames of V image views of a chunk of items (view 0 = the clips)."
+    bb = model.backbone.eval(); bdev = module_device(bb)
     T = items[0]['frames'].shape[0]
     key = 'labels' if 'labels' in items[0] else 'masks'
-    out = dict(feats=[], target=[], frames=[], audio=[])
+    out = dict(feats=[], target=[], frames=[])
     for v in range(V):
         fr, tg = [], []
         for j, it in enumerate(items):
@@ -296,6 +307,13 @@ def _encode_views(cfg, model, items, i0, V, A, small, emb):
         out['target'].append(torch.stack(tg).to(torch.uint8) if key == 'labels' else (torch.stack(tg) > 0.5).to(torch.uint8))
         out['frames'].append(F.interpolate(fr.flatten(0, 1).float(), size=(small, small), mode='bilinear',
                                            align_corners=False).half().view(len(items), T, 3, small, small))
+    return out
+
+@torch.no_grad()
+def _encode_audio(cfg, model, items, i0, A, emb) -> list:
+    "A audio views of a chunk of items (view 0 = the clips' log-mels): embeddings of the frozen encoder, or log-mels."
+    enc = model.audio_encoder.eval(); adev = module_device(enc)
+    T, out = items[0]['mel'].shape[0], []
     for a in range(A):
         mels = []
         for j, it in enumerate(items):
@@ -303,8 +321,7 @@ def _encode_views(cfg, model, items, i0, V, A, small, emb):
             w = augment_wave(it['audio'], _gen(cfg.aug_seed, i0 + j, 1000 + a))
             mels.append(clip_log_mel(w, T, cfg.subset, present=int(it['present'].sum()), pad='repeat_wave'))
         mel = torch.stack(mels)                                         # [b, T, C, 96, 64]
-        if emb: out['audio'].append(enc(mel.flatten(0, 1).to(adev).float()).cpu().half().view(len(items), T, -1))
-        else: out['audio'].append(mel.half())
+        out.append(enc(mel.flatten(0, 1).to(adev).float()).cpu().half().view(len(items), T, -1) if emb else mel.half())
     return out
 
 def _chunks(ds, chunk: int, workers: int):
@@ -315,42 +332,59 @@ def _chunks(ds, chunk: int, workers: int):
     yield from torch.utils.data.DataLoader(ds, batch_size=chunk, shuffle=False, num_workers=workers, collate_fn=list,
                                            worker_init_fn=lambda _: torch.set_num_threads(1))
 
+def _store(res: dict, name: str, views: list, s: int, e: int):
+    "Write chunk [s:e) of each view into the preallocated res[name] ([V, n, ...]; a list of such for the features)."
+    for v, x in enumerate(views):
+        if isinstance(x, list):
+            for l, f in enumerate(x): res[name][l][v, s:e] = f
+        else: res[name][v, s:e] = x
+
 def build_split_data(cfg: Config, split: str, model: nn.Module, root: Path, augment=None, progress=True,
-                     chunk: int = 16, workers: int = 1) -> dict:
-    "One pass over a split (see above; a DataLoader worker reads the clips): the tensors of its `SplitData`, as a dict."
+                     chunk: int = 16, workers: int = 1, images: bool = True, audio: bool = True) -> dict:
+    "One pass over a split (a DataLoader worker reads the clips): the image half and/or the audio half of its `SplitData`."
     ds = dataset_for(cfg, split, root)
+    ds.images = images
     V, A = _views(cfg, split, augment)
-    small, emb, n = cfg.latent_img_size or cfg.img_size, audio_is_cached(model), len(ds)
-    T = ds.num_frames
-    res, names, cats, valid, present = None, [], [], torch.zeros(n, T, dtype=torch.bool), torch.zeros(n, T, dtype=torch.bool)
-    bar = tqdm(total=n, desc=f'{cfg.subset}/{split}: {V} image + {A} audio view(s)', disable=not progress, leave=False)
+    small, emb, n, T = cfg.latent_img_size or cfg.img_size, audio_is_cached(model), len(ds), ds.num_frames
+    res, names, cats = {}, [], []
+    valid, present = torch.zeros(n, T, dtype=torch.bool), torch.zeros(n, T, dtype=torch.bool)
+    what = ' + '.join(([f'{V} image view(s)'] if images else []) + ([f'{A} audio view(s)'] if audio else []))
+    bar = tqdm(total=n, desc=f'{cfg.subset}/{split}: {what}', disable=not progress, leave=False)
     for c, items in enumerate(_chunks(ds, chunk, workers if n > chunk else 0)):
-        s = c * chunk
-        part = _encode_views(cfg, model, items, s, V, A, small, emb)
-        if res is None:                                                 # preallocate from the first chunk's shapes
-            res = dict(frames=torch.empty(V, n, *part['frames'][0].shape[1:], dtype=torch.half),
-                       target=torch.empty(V, n, *part['target'][0].shape[1:], dtype=torch.uint8),
-                       feats=[torch.empty(V, n, *f.shape[1:], dtype=torch.half) for f in part['feats'][0]],
-                       audio=torch.empty(A, n, *part['audio'][0].shape[1:], dtype=torch.half))
-        e = s + len(items)
-        for v in range(V):
-            res['frames'][v, s:e], res['target'][v, s:e] = part['frames'][v], part['target'][v]
-            for l, f in enumerate(part['feats'][v]): res['feats'][l][v, s:e] = f
-        for a in range(A): res['audio'][a, s:e] = part['audio'][a]
+        s, e = c * chunk, c * chunk + len(items)
+        if images:
+            part = _encode_images(cfg, model, items, s, V, small)
+            if 'frames' not in res:                                    # preallocate from the first chunk's shapes
+                res.update(frames=torch.empty(V, n, *part['frames'][0].shape[1:], dtype=torch.half),
+                           target=torch.empty(V, n, *part['target'][0].shape[1:], dtype=torch.uint8),
+                           feats=[torch.empty(V, n, *f.shape[1:], dtype=torch.half) for f in part['feats'][0]])
+            for k in ('frames', 'target', 'feats'): _store(res, k, part[k], s, e)
+        if audio:
+            au = _encode_audio(cfg, model, items, s, A, emb)
+            if 'audio' not in res: res['audio'] = torch.empty(A, n, *au[0].shape[1:], dtype=torch.half)
+            _store(res, 'audio', au, s, e)
         for j, it in enumerate(items):
             names.append(it['name']); cats.append(it['category']); valid[s + j] = it['valid']; present[s + j] = it['present']
         bar.update(len(items))
     bar.close()
-    return dict(res, names=names, categories=cats, valid=valid, present=present, audio_kind='emb' if emb else 'mel',
-                sounding=sounding_table(root, cfg.subset, split, names, T), semantic=num_classes(cfg.subset) > 1,
-                views=V, audio_views=A)
+    meta = dict(names=names, categories=cats, valid=valid, present=present)
+    if images: res.update(sounding=sounding_table(root, cfg.subset, split, names, T), semantic=num_classes(cfg.subset) > 1)
+    if audio: res.update(audio_kind='emb' if emb else 'mel')
+    return dict(res, **meta)
+
+IMAGE_FIELDS = ('names', 'categories', 'valid', 'present', 'frames', 'target', 'feats', 'sounding', 'semantic')
+AUDIO_FIELDS = ('names', 'audio', 'audio_kind')
 
 def split_data(cfg: Config, split: str, model: nn.Module, root: Path, augment=None, progress=True) -> SplitData:
-    "The cached `SplitData` of a split for `cfg` and `model` (built on first use, memory-mapped afterwards)."
-    path = cache_dir() / f'{split_key(cfg, split, model, root, augment)}.pt'
-    if not path.exists():
-        d = build_split_data(cfg, split, model, root, augment, progress)
-        with atomic_write(path) as tmp: torch.save(d, tmp)
-    d = torch.load(path, weights_only=True, mmap=True)
-    return SplitData(**{k: d[k] for k in ('names', 'categories', 'valid', 'present', 'frames', 'target', 'feats', 'audio',
-                                            'audio_kind', 'sounding', 'semantic')})
+    "The cached `SplitData` of a split for `cfg` and `model`: each half built on first use, memory-mapped afterwards."
+    ki, ka = split_keys(cfg, split, model, root, augment)
+    pi, pa = cache_dir() / f'{ki}.pt', cache_dir() / f'{ka}.pt'
+    need_i, need_a = not pi.exists(), not pa.exists()
+    if need_i or need_a:
+        d = build_split_data(cfg, split, model, root, augment, progress, images=need_i, audio=need_a)
+        for need, path, keys in ((need_i, pi, IMAGE_FIELDS), (need_a, pa, AUDIO_FIELDS)):
+            if need:
+                with atomic_write(path) as tmp: torch.save({k: d[k] for k in keys}, tmp)
+    di, da = torch.load(pi, weights_only=True, mmap=True), torch.load(pa, weights_only=True, mmap=True)
+    if di['names'] != da['names']: raise ValueError(f"{pi.name} and {pa.name} hold other clips: delete them to rebuild")
+    return SplitData(**{k: di[k] for k in IMAGE_FIELDS}, audio=da['audio'], audio_kind=da['audio_kind'])

@@ -548,8 +548,9 @@ AUDIO_SOURCES = ('wav', 'pkl')
 class AVSDataset(Dataset):
     "Clips of one AVSBench-layout subset and split; items as documented above, batched by `collate`."
     def __init__(self, root, subset: str, split: str, img_size=224, num_frames: int = None, max_clips: int = 0,
-                 audio_source: str = 'wav', avss_crop: bool = True, audio_pad: str = 'avsbench'):
+                 audio_source: str = 'wav', avss_crop: bool = True, audio_pad: str = 'avsbench', images: bool = True):
         self.root, self.subset, self.split, self.spec = Path(root), subset, split, get_spec(subset)
+        self.images = images                  # False: items carry the audio and flags only (no frames, masks, labels)
         if split not in SPLITS: raise ValueError(f"split={split!r}: one of {SPLITS}")
         if audio_source not in AUDIO_SOURCES: raise ValueError(f"audio_source={audio_source!r}: one of {AUDIO_SOURCES}")
         if audio_pad not in AUDIO_PADS: raise ValueError(f"audio_pad={audio_pad!r}: one of {AUDIO_PADS}")
@@ -584,6 +585,19 @@ class AVSDataset(Dataset):
         r, f, T, size = self.meta.iloc[i], self.files(i), self.num_frames, self.img_size
         present = torch.tensor([p is not None for p in f['frames']])
         valid = torch.tensor([p is not None for p in f['masks']])
+        item = self._images(f, T, size) if self.images else {}
+        C = self.spec.channels
+        wave = read_audio(f['wav'], SR, mono=(C == 1))
+        if wave.shape[0] != C: raise DataError(f['wav'], f'expected {C} audio channels, found {wave.shape[0]}')
+        n = int(present.sum())
+        item['audio'] = fit_length(wave, n * SR, T * SR)
+        if self.audio_source == 'pkl': item['mel'] = read_pkl_mel(f['pkl'], C, T)
+        else: item['mel'] = clip_log_mel(wave, T, self.subset, present=n, pad=self.audio_pad)
+        item.update(valid=valid, present=present, name=r['name'], category=r.category, index=int(i))
+        return item
+
+    def _images(self, f: dict, T: int, size) -> dict:
+        "frames [T,3,H,W] (zeros for missing frames) and masks [T,1,H,W] or labels [T,H,W] of one clip."
         real = [read_frame(p, size, self.crop) for p in f['frames'] if p is not None]
         frames = torch.stack(real + [torch.zeros_like(real[0])] * (T - len(real)))
         H, W = frames.shape[-2:]
@@ -594,14 +608,6 @@ class AVSDataset(Dataset):
         else:
             item['masks'] = torch.stack([read_mask(p, size, self.subset) if p is not None else torch.zeros(1, H, W)
                                          for p in f['masks']])
-        C = self.spec.channels
-        wave = read_audio(f['wav'], SR, mono=(C == 1))
-        if wave.shape[0] != C: raise DataError(f['wav'], f'expected {C} audio channels, found {wave.shape[0]}')
-        n = int(present.sum())
-        item['audio'] = fit_length(wave, n * SR, T * SR)
-        if self.audio_source == 'pkl': item['mel'] = read_pkl_mel(f['pkl'], C, T)
-        else: item['mel'] = clip_log_mel(wave, T, self.subset, present=n, pad=self.audio_pad)
-        item.update(valid=valid, present=present, name=r['name'], category=r.category, index=int(i))
         return item
 
     def __repr__(self):
