@@ -60,10 +60,7 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == 'train':                # everything after `train` belongs to avs_cldm.train's parser
         from avs_cldm.train import main as train_main
-        try: train_main(argv[1:])
-        except (ValueError, OSError) as e:     # ConfigError, DataError, missing files: one line, status 1
-            print(f"avs-cldm train: error: {e}", file=sys.stderr)
-            return 1
+        train_main(argv[1:], prog='avs-cldm train')   # a bad config or data folder: one line, SystemExit(2)
         return 0
     ap = parser()
     a = ap.parse_args(argv)

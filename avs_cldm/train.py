@@ -204,18 +204,21 @@ def stream_loader(cfg: Config, stream: ClipStream, sampler: Sampler, device: tor
     return DataLoader(stream, batch_sampler=sampler, generator=torch.Generator().manual_seed(seed),
                       **loader_kwargs(cfg, device))
 
-def draw_views(data: SplitData, n: int, seed: int, epoch: int, step: int) -> tuple:
-    "(image view, audio view) per clip of a step: uniform over each clip's views, from (seed, epoch, step)."
+def draw_views(data: SplitData, idx, seed: int, epoch: int) -> tuple:
+    """(image view, audio view) of clips `idx`: uniform over each clip's views, drawn for every clip of the split from
+    (seed, epoch), so a clip gets the same view whichever process or micro-batch takes it (DDP = its twin)."""
     if data.views == 1 and data.audio_views == 1: return None, None
-    g = torch.Generator().manual_seed(_step_seed(seed, epoch, step, 7))
-    return torch.randint(data.views, (n,), generator=g), torch.randint(data.audio_views, (n,), generator=g)
+    g = torch.Generator().manual_seed(_step_seed(seed, epoch, 0, 7))
+    v, a = torch.randint(data.views, (data.n,), generator=g), torch.randint(data.audio_views, (data.n,), generator=g)
+    idx = torch.as_tensor(idx, dtype=torch.long)
+    return v[idx], a[idx]
 
 def step_batches(cfg: Config, sampler: StepSampler, device, data: SplitData | None = None, stream=None, seed=0, epoch=0):
     "(batch, feats) of each step of this rank on `device`: from the cached split data (a view per clip), or streamed."
     device = torch.device(device)
     if stream is None:
         for s, idx in enumerate(sampler, start=sampler.start):
-            v, a = draw_views(data, len(idx), cfg.seed, epoch, s)
+            v, a = draw_views(data, idx, cfg.seed, epoch)
             yield data.batch(idx, device, v, a)
     else:
         for rows in stream_loader(cfg, stream, sampler, device, seed): yield make_batch(rows, None, device), None
@@ -566,9 +569,9 @@ def config_from_args(config: str | None, params: list) -> Config:
     preset = d.pop('preset', 'cpu')
     return make_config(preset, **d)
 
-def main(argv=None):
+def main(argv=None, prog='avs_cldm.train'):
     "CLI: train one config (JSON file and/or key=value parameters)."
-    ap = argparse.ArgumentParser(prog='avs_cldm.train', description=__doc__)
+    ap = argparse.ArgumentParser(prog=prog, description=__doc__)
     ap.add_argument('--config', help='config.json of a run (e.g. reports/runs/<name>/config.json)')
     ap.add_argument('-p', '--param', action='append', default=[], help='key=value, e.g. -p subset=MS3')
     ap.add_argument('--micro-batches', type=int, default=1)
@@ -582,7 +585,7 @@ def main(argv=None):
         out = train(cfg, progress=not a.no_progress, micro_batches=a.micro_batches, stop_after_steps=a.stop_after_steps,
                     log_every=a.log_every, restart=a.restart)
     except USER_ERRORS as e:
-        print(f'error: {e}', file=sys.stderr); sys.exit(2)
+        print(f'{prog}: error: {e}', file=sys.stderr); sys.exit(2)
     if dist_info()[0] == 0: print(out)
     if dist.is_initialized(): dist.destroy_process_group()
 

@@ -34,7 +34,7 @@ def bench_root(cpu: bool, out: Path) -> Path:
     from avs_cldm.data.compose import ensure_benchmark
     if cpu:
         root = out / 'bench'
-        ensure_benchmark(root, 'S4', bank=AssetBank.synthetic(), n_train=8, n_val=0, n_test=2, img_size=64,
+        ensure_benchmark(root, 'S4', bank=AssetBank.synthetic(), n_train=8, n_val=2, n_test=2, img_size=64,
                          workers=1, progress=False)
         return root
     try:
@@ -44,7 +44,7 @@ def bench_root(cpu: bool, out: Path) -> Path:
     except FileNotFoundError as e:
         print(f'no asset bank ({e}); composing S4 at 224 px from the synthetic bank')
         root = ROOT / 'data' / 'composed_synthetic'
-        ensure_benchmark(root, 'S4', bank=AssetBank.synthetic(size=160), n_train=400, n_val=0, n_test=16,
+        ensure_benchmark(root, 'S4', bank=AssetBank.synthetic(size=160), n_train=400, n_val=16, n_test=16,
                          img_size=224, workers=min(16, os.cpu_count() or 1), progress=False)
     return root
 

@@ -32,7 +32,7 @@ def one(version, kind, steps, batch, amp):
     if version == 'new':                  # the frozen, pretrained encoder's cached embeddings
         for p in m.audio_encoder.parameters(): p.requires_grad_(False)
         m.frozen_audio = True
-        b['audio_emb'] = torch.randn(batch, 5, m.audio_dim)
+        b['audio_emb'] = torch.rand(batch, 5, m.audio_encoder.out_dim)   # cached encoder outputs (class scores in the cpu preset)
     opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=1e-3)
     with torch.no_grad(): feats = [f.half().float() for f in m.backbone(b['frames'].flatten(0, 1))]
     use_bf16 = version == 'new' and amp == 'bf16'
