@@ -187,7 +187,7 @@ def cavp_loss(feat_matched: torch.Tensor, # fused features with the clip's own a
               min_pixels: int | None = None, # pixels a class needs to be kept (default: max_views, as in CAVP)
               ignore_index: int = 255,
              ) -> torch.Tensor:
-    "CAVP supervised contrastive loss over matched fg / matched bg / shuffled (silent) pixels (reference §3.4)."
+    "CAVP supervised contrastive loss over matched fg / matched bg / shuffled (silent) pixels (nbs/explanations/peers.ipynb#cavp-loss)."
     if feat_matched.dim() != 4 or feat_matched.shape != feat_shuffled.shape:
         raise ValueError(f"cavp_loss: `feat_matched` {tuple(feat_matched.shape)} and `feat_shuffled` "
                          f"{tuple(feat_shuffled.shape)} must both have shape [B, C, h, w]")

@@ -32,7 +32,7 @@ class PredictError(ValueError):
 
 SR = 16000                       # the model's audio rate (AVSBench)
 AUDIO_WINDOW = 1.0               # seconds of sound per sampled frame
-FRAME_POS = Fraction(15, 16)     # where AVSBench's frame sits in its second (reference §1.1); exact, so times compare exactly
+FRAME_POS = Fraction(15, 16)     # where AVSBench's frame sits in its second (nbs/explanations/avsbench.ipynb#frame-extraction); exact, so times compare exactly
 SLACK = 0.25                     # s: tracks that start/stop this close together are normal, not worth a warning
 
 # %% ../nbs/15_predict.ipynb #1ceebc7a

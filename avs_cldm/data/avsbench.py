@@ -43,7 +43,7 @@ class SplitNames(tuple):
 
 # AVSBench's train/val/test, and the composed benchmark's extra test splits (data.compose: test_seen, test_sprites)
 SPLITS = SplitNames(('train', 'val', 'test'), extra=('test_seen', 'test_sprites'))
-SR = 16000                                   # AVSBench's audio rate (wavs written at 16 kHz; reference §1.1)
+SR = 16000                                   # AVSBench's audio rate (wavs written at 16 kHz; nbs/explanations/avsbench.ipynb#audio-front-end)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 AVSS_SETS = ('v1s', 'v1m', 'v2')             # AVSS `label` column: S4 videos, MS3 videos, new 10 s videos
