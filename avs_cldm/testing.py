@@ -53,7 +53,7 @@ def demo_grid(root, preset: str = 'quick', real=(('MS3', 'ed'), ('MS3', 'ldm'), 
     kinds = dict(ed=ED, ldm=LDM, clcldm=CLCLDM)
     def kind_of(c): return next((k for k, p in kinds.items() if all(getattr(c, f) == v for f, v in p.items())
                                  and c.condition == 'audio_visual' and c.latent_dim == 24 and not c.init_from
-                                 and c.lambda_contrastive == 0.1), None)
+                                 and c.lambda_contrastive == 0.1 and c.audio_feature not in ('oracle', 'silent')), None)
     todo = [e for e in entries if (e.cfg.subset, kind_of(e.cfg)) in set(real)]
     run_grid(preset, entries=todo, runner='inprocess', progress=False)
     rng = np.random.default_rng(0)

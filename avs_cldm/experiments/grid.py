@@ -5,6 +5,7 @@
 # %% ../../nbs/14a_grid.ipynb #3746d83e
 from __future__ import annotations
 import json, os, subprocess, sys, time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 import pandas as pd
@@ -71,6 +72,13 @@ GRID = {
                      'BCL: CCFormer-style contrast of audio features before and after fusion.',
                 rows=[Row('none', LDM), Row('InfoNCE (Eq. 10)', CLCLDM),
                       Row('CAVP', dict(LDM, contrastive='cavp')), Row('BCL (CCFormer)', dict(LDM, contrastive='bcl'))]),
+    'C': dict(title='Audio controls: how much the sound decides (not in the paper)', subsets=('S4', 'MS3'), controls=True,
+              note='E-D with its audio input replaced: "heard" rows are those of Table I (the pretrained encoder\'s class '
+                   'scores from the sound), "oracle" feeds the true sounding classes, "silent" a constant. Headroom = '
+                   'oracle − silent is what the audio can decide on this benchmark; recovered = (heard − silent) / '
+                   'headroom is the share of it a model gets from listening.',
+              rows=[Row('E-D heard', ED), Row('CL-CLDM heard', CLCLDM), Row('E-D oracle', dict(ED, audio_feature='oracle')),
+                    Row('E-D silent', dict(ED, audio_feature='silent'))]),
     'MI': dict(title='InfoNCE bound on I(z0; c) against λ2 (Eq. 11)', subsets=('S4', 'MS3'),
                note='λ2 = 0 is the LDM without contrastive loss; λ2 = 0.1 is CL-CLDM.',
                rows=[Row('λ2=0', LDM), Row('λ2=0.01', dict(CLCLDM, lambda_contrastive=0.01)),
@@ -93,13 +101,13 @@ CLAIMS = [
 TRAIN_SIZE = dict(max_train_clips=400, epochs=3, lr=3e-3)   # per run of quick, quick3, full (measured: see above)
 LONG_TRAIN_SIZE = dict(max_train_clips=0, epochs=3, lr=3e-3) # per run of long: all 2,000 training clips (5x the steps)
 GRID_PRESETS = dict(
-    quick=dict(tables=('I', 'II', 'III', 'IV', 'MI'), subsets=('S4', 'MS3'), seeds=(123,),
+    quick=dict(tables=('I', 'II', 'III', 'IV', 'C', 'MI'), subsets=('S4', 'MS3'), seeds=(123,),
                lambdas=(0.0, 0.1), train=TRAIN_SIZE),
-    quick3=dict(tables=('I', 'II', 'III', 'IV', 'MI'), subsets=('S4', 'MS3'), seeds=(123, 124, 125),
+    quick3=dict(tables=('I', 'II', 'III', 'IV', 'C', 'MI'), subsets=('S4', 'MS3'), seeds=(123, 124, 125),
                 lambdas=(0.0, 0.1), train=TRAIN_SIZE),
-    full=dict(tables=('I', 'II', 'III', 'IV', 'V', 'VI', 'VII', 'MI'), subsets=('S4', 'MS3'), seeds=(123, 124, 125),
+    full=dict(tables=('I', 'II', 'III', 'IV', 'V', 'VI', 'VII', 'C', 'MI'), subsets=('S4', 'MS3'), seeds=(123, 124, 125),
               lambdas=(0.0, 0.01, 0.1, 1.0), train=TRAIN_SIZE),
-    long=dict(tables=('I', 'IV', 'MI'), subsets=('S4', 'MS3'), seeds=(123, 124, 125),
+    long=dict(tables=('I', 'IV', 'C', 'MI'), subsets=('S4', 'MS3'), seeds=(123, 124, 125),
               lambdas=(0.0, 0.1), train=LONG_TRAIN_SIZE),
 )
 
@@ -226,21 +234,40 @@ def _grid_summary(preset: str, df: pd.DataFrame, seconds: float) -> dict:
     return dict(preset=preset, n_runs=len(df), total_seconds=round(seconds, 1), trained=n('trained'), reused=n('reused'),
                 failed=n('failed'), runs=df.to_dict('records'))
 
+def _waves(entries: list) -> list:
+    "The entries in waves: those initialised from another run's checkpoint (Table V) after every other entry."
+    first = [e for e in entries if not e.cfg.init_from]
+    return [w for w in (first, [e for e in entries if e.cfg.init_from]) if w]
+
 def run_grid(preset: str = 'quick', out_dir='reports/runs', base: dict | None = None,
              runner='papermill', # papermill | inprocess | a callable(cfg)
              entries: list | None = None, # defaults to grid_configs(preset, out_dir, base)
-             notebook=None, progress: bool = True, summary=None) -> pd.DataFrame:
+             notebook=None, progress: bool = True, summary=None,
+             jobs: int = 1, # runs at once (each its own kernel); CPU threads are shared out between them
+            ) -> pd.DataFrame:
     "Run every entry not finished yet (tqdm bar over runs); returns one row per run: name, status, runner, seconds."
     if entries is None: entries = grid_configs(preset, out_dir, base)
     if not (callable(runner) or runner in ('papermill', 'inprocess')):
         raise ValueError(f"runner={runner!r}: one of 'papermill', 'inprocess' or a callable(cfg)")
+    if not (isinstance(jobs, int) and jobs >= 1): raise ValueError(f"jobs={jobs!r}: a positive integer")
     nb = Path(notebook) if notebook else train_notebook()
     names = notebook_parameters(nb) if runner == 'papermill' else []
-    rows, t_all = [], time.time()
-    bar = tqdm(entries, desc=f'grid {preset}', disable=not progress, unit='run')
-    for e in bar:
-        bar.set_postfix_str(e.name[:48])
-        rows.append(_run_entry(e, runner, nb, names))
-    df = pd.DataFrame(rows, columns=['name', 'status', 'runner', 'seconds', 'error', 'set_aside'])
+    done, t_all = {}, time.time()
+    bar = tqdm(total=len(entries), desc=f'grid {preset}', disable=not progress, unit='run')
+    def one(e):
+        r = _run_entry(e, runner, nb, names); bar.update(1); bar.set_postfix_str(e.name[:48]); return r
+    par = jobs > 1 and runner == 'papermill'    # in-process runs share torch's global RNG: one at a time
+    old_threads = os.environ.get('OMP_NUM_THREADS')
+    if par: os.environ['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // jobs))   # the kernels inherit it
+    try:
+        for wave in _waves(entries):            # a run started from a checkpoint waits for the run that writes it
+            if not par: rs = [one(e) for e in wave]
+            else:
+                with ThreadPoolExecutor(jobs) as ex: rs = list(ex.map(one, wave))
+            done.update({e.name: r for e, r in zip(wave, rs)})
+    finally:
+        if par: os.environ.pop('OMP_NUM_THREADS') if old_threads is None else os.environ.__setitem__('OMP_NUM_THREADS', old_threads)
+        bar.close()
+    df = pd.DataFrame([done[e.name] for e in entries], columns=['name', 'status', 'runner', 'seconds', 'error', 'set_aside'])
     if summary: save_json(_grid_summary(preset, df, time.time() - t_all), summary)
     return df

@@ -97,6 +97,7 @@ def _link_lines(out: Path) -> list:
     "One section of links per report folder, then the executed notebooks."
     L = []
     sections = [('Tables and claims', 'tables'), ('Audio dependence (audio-swap test)', 'audio'), ('MI analysis', 'mi'),
+                ('Beyond the test split: seen recordings, unseen sprites', 'generalisation'),
                 ('Failure cases', 'failures'), ('Figures', 'figures')]
     for title, sub in sections:
         ln = _links(out / sub, '*.md', out) + _links(out / sub, '*.png', out)
@@ -161,6 +162,7 @@ def main(argv=None):
     ap.add_argument('--runs-dir', default='reports/runs')
     ap.add_argument('--out', default='reports')
     ap.add_argument('--runner', default='papermill', choices=('papermill', 'cli', 'inprocess'))
+    ap.add_argument('--jobs', type=int, default=min(2, os.cpu_count() or 1), help='runs trained at once (default: 2 on 2+ cores)')
     ap.add_argument('--skip-grid', action='store_true', help='only render from the runs already there')
     ap.add_argument('--notebooks', default=','.join(REPORT_NOTEBOOKS), help='comma-separated; empty for none')
     a = ap.parse_args(argv)
@@ -168,7 +170,7 @@ def main(argv=None):
     entries = grid_configs(a.preset, a.runs_dir)
     summary_path = out / f'grid_{a.preset}.json'
     if not a.skip_grid:
-        s = run_grid(a.preset, a.runs_dir, entries=entries, runner=a.runner, summary=summary_path)
+        s = run_grid(a.preset, a.runs_dir, entries=entries, runner=a.runner, summary=summary_path, jobs=a.jobs)
         print(s.groupby('status').seconds.agg(['count', 'sum']).to_string())
     t_grid = time.time() - t0
     names = [n for n in a.notebooks.split(',') if n]

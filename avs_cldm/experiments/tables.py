@@ -13,7 +13,8 @@ from .results import (SEED_STD, summarise, claim_results, _pairs_text, VERDICT_R
                                           _data_root, _rel, _records, md_row, md_header, save_figure, save_text)
 
 # %% auto #0
-__all__ = ['PAPER_SETUP', 'FABRICATED_NOTE', 'setup_text', 'table_markdown', 'table_figure', 'render_tables']
+__all__ = ['PAPER_SETUP', 'FABRICATED_NOTE', 'setup_text', 'table_markdown', 'controls_numbers', 'controls_lines', 'table_figure',
+           'render_tables']
 
 # %% ../../nbs/14c_report_tables.ipynb #d1368bee
 PAPER_SETUP = ('AVSBench (S4: 4,922 videos, MS3: 424), 224 px, ResNet-50 or PVT-v2-b5 (ImageNet) trained end to end, '
@@ -112,6 +113,7 @@ def table_markdown(key: str, results: pd.DataFrame, md_path=None, seed_std: floa
     hdr = ['Method'] + [f"{s} {m} {w}" for s in subsets for m in ('mIoU', 'F') for w in ('paper', 'ours')] + ['runs']
     lines = [f"# Table {key}: {spec['title']}", '', spec.get('note', ''), '', setup_text(cfgs), '', *md_header(hdr)]
     lines += [_row_line(r, sub, sm, subsets, base) for r in spec['rows'] if (sub.row == r.label).any()]
+    if spec.get('controls'): lines += ['', *controls_lines(controls_numbers(sub))]
     if sub.fabricated.any(): lines += ['', FABRICATED_NOTE]
     cl = [c for c in claim_results(sub, seed_std) if c['table'] == key]
     if cl:
@@ -119,6 +121,52 @@ def table_markdown(key: str, results: pd.DataFrame, md_path=None, seed_std: floa
         lines += [f"| {c['claim']} | {c['subset']} | **{c['verdict']}** | {_pairs_text(c)} |" for c in cl]
         lines += ['', VERDICT_RULE.format(seed_std=seed_std)]
     return '\n'.join(lines) + '\n'
+
+# %% ../../nbs/14c_report_tables.ipynb #c0ntr0l2
+def _row_stats(sm: pd.DataFrame, subset: str, row: str) -> dict:
+    "J (×100) mean, its standard error over seeds (NaN below 2 seeds) and the seed count of one row."
+    m = sm[(sm.subset == subset) & (sm.row == row)]
+    n = int(m.n.iloc[0]) if len(m) else 0
+    mean = float(m.J_mean.iloc[0]) if n else float('nan')
+    se = float(m.J_std.iloc[0]) / np.sqrt(n) if n >= 2 and np.isfinite(m.J_std.iloc[0]) else float('nan')
+    return dict(J=mean, se=se, n=n)
+
+def controls_numbers(results: pd.DataFrame) -> list:
+    "Per subset of table C: each row's J stats, the headroom (oracle − silent) and each heard row's recovered share."
+    sm = summarise(results[results.table == 'C'])
+    labels = [r.label for r in GRID['C']['rows']]
+    heard = [l for l in labels if l.endswith(' heard')]
+    out = []
+    for subset in [s for s in GRID['C']['subsets'] if (sm.subset == s).any()]:
+        rows = {l: _row_stats(sm, subset, l) for l in labels}
+        o, z = rows['E-D oracle'], rows['E-D silent']
+        head, head_se = o['J'] - z['J'], float(np.hypot(o['se'], z['se']))
+        rec = {}
+        for l in heard:
+            h = rows[l]
+            share = (h['J'] - z['J']) / head if head > 0 else float('nan')
+            # first-order error of (h - z) / (o - z): d/dh = 1/H, d/do = -share/H, d/dz = (share - 1)/H
+            se = float(np.sqrt(h['se'] ** 2 + (share * o['se']) ** 2 + ((share - 1) * z['se']) ** 2) / head) if head > 0 else float('nan')
+            rec[l] = dict(share=share, se=se)
+        out.append(dict(subset=subset, rows=rows, headroom=head, headroom_se=head_se, recovered=rec))
+    return out
+
+def _pm_se(v, se, digits=1, scale=1.0):
+    if not np.isfinite(v): return '—'
+    return f"{scale * v:.{digits}f}" + (f" ± {scale * se:.{digits}f}" if np.isfinite(se) else '')
+
+def controls_lines(numbers: list) -> list:
+    "The controls' markdown: per subset and row J, the headroom (points) and each heard row's recovered share (%), ± SE."
+    if not numbers: return []
+    lines = ['## Headroom and recovered share', '', *md_header(['subset', 'row', 'J', 'headroom (points)', 'recovered (%)'])]
+    for c in numbers:
+        for l, r in c['rows'].items():
+            rec = c['recovered'].get(l)
+            lines.append(md_row([c['subset'], l, _pm_se(r['J'], r['se']),
+                                 _pm_se(c['headroom'], c['headroom_se']) if l == 'E-D oracle' else '',
+                                 _pm_se(rec['share'], rec['se'], 0, 100) if rec else '']))
+    return lines + ['', 'Headroom = J(E-D oracle) − J(E-D silent); recovered = (J(heard) − J(E-D silent)) / headroom; '
+                    '± one standard error over seeds (first order for the ratio).']
 
 # %% ../../nbs/14c_report_tables.ipynb #1d1a1ae6
 def table_figure(key: str, results: pd.DataFrame, path=None):
@@ -175,6 +223,7 @@ def render_tables(results: pd.DataFrame, # from `collect`
         md, png = out / f'table_{key}.md', out / f'table_{key}.png'
         paths[f'table_{key}.md'] = save_text(table_markdown(key, results, md, seed_std), md)
         plt.close(table_figure(key, results, png)); paths[f'table_{key}.png'] = png
+    if (results.table == 'C').any(): paths['controls.json'] = save_json(controls_numbers(results), out / 'controls.json')
     claims = claim_results(results, seed_std)
     paths['claims.md'] = save_text(_claims_page(results, claims, seed_std), out / 'claims.md')
     paths['claims.json'] = save_json(claims, out / 'claims.json')
