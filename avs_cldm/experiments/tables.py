@@ -68,12 +68,36 @@ def _training_text(cfgs: list) -> str:
     return (f"the first {ntr} training clips for {_fmt_set(c.epochs for c in cfgs)} epoch(s) per run; "
             f"evaluated on {nte} test clips; seeds {_fmt_set(c.seed for c in cfgs)}")
 
+_AUDIO_TEXT = dict(encoder="the audio encoder's embedding", posterior="the pretrained encoder's class scores through a learned "
+                   "class embedding", oracle='the true sounding classes (oracle control)', silent='a constant (silent control)')
+
+def _protocol_text(cfgs: list) -> str:
+    "How E_φ learns, what the audio input is, the losses' and metrics' conventions: what a reader needs to compare rows."
+    phi = {c.phi_objective for c in cfgs if c.method in ('cldm', 'cvae')}
+    phi_txt = ('E_φ is a mask autoencoder (its latent decodes back to the mask, weight λ_ae = '
+               f"{_fmt_set(c.lambda_ae for c in cfgs)}), so it is trained in every row, with or without the InfoNCE term"
+               if phi == {'ae'} else 'E_φ learns only through the InfoNCE term (phi_objective=none)' if phi == {'none'}
+               else f"E_φ objective {_fmt_set(phi)}") if phi else 'no latent (E-D rows only)'
+    det = 'z0 enters L_simple detached' if all(c.detach_latent for c in cfgs) else 'z0 enters L_simple with its gradient'
+    w = {c.audio_weights for c in cfgs}
+    src = ("the kit's audio encoder pretrained on the bank's training recordings (05b), frozen" if w == {'bank'}
+           else 'an audio encoder trained from scratch' if w == {''} else f"audio weights {_fmt_set(w)}")
+    feats = '; '.join(f"{_AUDIO_TEXT.get(a, a)}" for a in sorted({c.audio_feature for c in cfgs}))
+    aug = ', '.join(x for x, on in (('audio', all(c.audio_aug for c in cfgs)), ('image', all(c.image_aug for c in cfgs))) if on)
+    sched = _fmt_set(c.lr_schedule for c in cfgs)
+    return (f"{phi_txt}; {det}, L_simple averaged over the D latent entries; DDIM deterministic (η = 0) from step K−1; "
+            f"InfoNCE negatives: the other annotated frames of the batch, τ = {_fmt_set(c.tau for c in cfgs)}. Audio: {src}; "
+            f"the model hears {feats}. Augmentation: {aug or 'none'}; lr schedule {sched}; F-measure per batch of "
+            f"{_fmt_set(c.f_batch_clips for c in cfgs)} clips (AVSBench's test script)"
+            + ('; the test state is the best validation epoch' if all(c.select_best for c in cfgs) else '; the test state is the last step'))
+
 def setup_text(cfgs: list) -> str:
-    "Markdown lines: dataset and sizes, model setting, training size and seeds of these configs, vs the paper's setup."
+    "Markdown lines: dataset and sizes, model setting, training size and seeds, the protocol, vs the paper's setup."
     cfgs = [c if isinstance(c, Config) else run_config(c) for c in cfgs]
     if not cfgs: return '*No finished runs.*'
     return '\n'.join([f"* **Measured on**: {_data_text(cfgs)}.", f"* **Model**: {_model_text(cfgs)}.",
-                      f"* **Training**: {_training_text(cfgs)}.", f"* **The paper**: {PAPER_SETUP}."])
+                      f"* **Training**: {_training_text(cfgs)}.", f"* **Protocol**: {_protocol_text(cfgs)}.",
+                      f"* **The paper**: {PAPER_SETUP}."])
 
 # %% ../../nbs/14c_report_tables.ipynb #bf302f1d
 FABRICATED_NOTE = '**Fabricated numbers (test/demo run folders), not measurements.**'
