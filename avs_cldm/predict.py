@@ -454,12 +454,8 @@ def _spans(ids) -> str:
         else: out.append([i, i])
     return ', '.join(f'{a}' if a == b else f'{a}-{b}' for a, b in out)
 
-def read_video(path, img_size: int = 224, fps: float | None = None, max_seconds: float = 600.,
-               channels: int = 1, allow_silent: bool = False, silence_db: float = -60., progress=True,
-               strict: bool = False,      # timing problems (truncated picture, short/long sound, bad packets) -> error
-              ) -> VideoClip:
-    "Probe, sample (AVSBench's rule by time, `fps` samples/s, default 1), decode and make log-mels; bad input -> `PredictError`."
-    info = probe_video(path, max_seconds)
+def _sampling(path, info: VideoInfo, fps) -> tuple:
+    "(rate, sample times) at `fps` samples/s (None -> 1); a bad or too high rate, or no sample -> `PredictError`."
     rate = 1.0 if fps is None else fps
     if isinstance(rate, bool) or not (isinstance(rate, (int, float)) and rate > 0):
         raise PredictError(f"fps: expected a sampling rate > 0 (samples per second), got {fps!r}")
@@ -467,16 +463,10 @@ def read_video(path, img_size: int = 224, fps: float | None = None, max_seconds:
         raise PredictError(f"fps: {rate:g} samples/s is more than {path}'s own frame rate ({info.fps:g})")
     targets = sample_times(info.duration, rate)
     if not targets: raise PredictError(f"{path}: too short ({info.duration:.2f} s) for one sample at fps = {rate:g}")
-    notes, name = [], Path(path).name
+    return rate, targets
 
-    def note(msg):
-        if strict: raise PredictError(f"{path}: {msg} (strict=True makes this an error)")
-        notes.append(f"{name}: {msg}"); warnings.warn(notes[-1])
-
-    q = info.rotation / 90
-    if info.orientation and abs(q - round(q)) * 90 > 1:
-        note(f"its {info.orientation} turns the picture by {info.rotation:.1f} degrees, not a multiple of 90; "
-             f"it was turned by the nearest quarter turn")
+def _sound_track(path, info: VideoInfo, allow_silent: bool, silence_db: float, notes: list) -> tuple:
+    "(wave, offset, has track, peak dBFS, reader's notes); no or silent sound -> `PredictError` unless `allow_silent`."
     audio_notes = []
     wave, offset = read_audio_track(path, video_start=info.start, notes=audio_notes) if info.has_audio else (None, 0.)
     track = wave is not None
@@ -487,12 +477,14 @@ def read_video(path, img_size: int = 224, fps: float | None = None, max_seconds:
             raise PredictError(f"{path}: {what}. Audio-visual segmentation finds the objects that make the sound, "
                                f"so it needs a clip with sound; pass --allow-silent (allow_silent=True) to run "
                                f"on silence anyway")
-        notes.append(f"{name} {what}; segmented with silent audio (allow_silent)")
+        notes.append(f"{Path(path).name} {what}; segmented with silent audio (allow_silent)")
         warnings.warn(notes[-1])
         if not track: wave = torch.zeros(1, int(math.ceil(info.duration * SR)))
-    frames, times, idx, clock = read_frames(path, targets, img_size, info.transform, progress)
-    n, m = len(targets), len(frames)
-    end = float(clock.end) if clock.complete else None
+    return wave, offset, track, level, audio_notes
+
+def _picture_notes(path, note, info: VideoInfo, targets: list, m: int, end, clock):
+    "Note samples past the end of the picture (none decoded -> `PredictError`) and the decoder's timing repairs."
+    n = len(targets)
     if m < n:
         what = (f"the picture ends at {end:.2f} s although the header says {info.duration:.2f} s "
                 f"(a truncated or damaged file)")
@@ -505,18 +497,44 @@ def read_video(path, img_size: int = 224, fps: float | None = None, max_seconds:
     if clock.untimed: note(f"{clock.untimed} frame(s) have no timestamp; each was placed one average frame after the last")
     if clock.backwards: note(f"{clock.backwards} frame(s) have timestamps that go backwards; each was held at the "
                              f"previous frame's time")
+
+def _coverage_notes(note, covered: list, offset: float, wave, picture: float):
+    "Note sound windows padded with silence and sound that runs past the end of the picture."
+    a0, a1 = offset, offset + wave.shape[1] / SR
+    short = [i for i, c in enumerate(covered) if c < AUDIO_WINDOW - SLACK]
+    if short: note(f"the sound covers {max(0., a0):.2f}-{a1:.2f} s of the picture's 0-{picture:.2f} s: the 1 s "
+                   f"sound windows of sample(s) {_spans(short)} hold less than {AUDIO_WINDOW - SLACK:g} s of real "
+                   f"sound and are padded with silence")
+    if a1 > picture + SLACK: note(f"the sound runs to {a1:.2f} s, {a1 - picture:.2f} s past the end of the picture "
+                                  f"({picture:.2f} s); that sound has no frames and is not segmented")
+
+def read_video(path, img_size: int = 224, fps: float | None = None, max_seconds: float = 600.,
+               channels: int = 1, allow_silent: bool = False, silence_db: float = -60., progress=True,
+               strict: bool = False,      # timing problems (truncated picture, short/long sound, bad packets) -> error
+              ) -> VideoClip:
+    "Probe, sample (AVSBench's rule by time, `fps` samples/s, default 1), decode and make log-mels; bad input -> `PredictError`."
+    info = probe_video(path, max_seconds)
+    rate, targets = _sampling(path, info, fps)
+    notes, name = [], Path(path).name
+
+    def note(msg):
+        if strict: raise PredictError(f"{path}: {msg} (strict=True makes this an error)")
+        notes.append(f"{name}: {msg}"); warnings.warn(notes[-1])
+
+    q = info.rotation / 90
+    if info.orientation and abs(q - round(q)) * 90 > 1:
+        note(f"its {info.orientation} turns the picture by {info.rotation:.1f} degrees, not a multiple of 90; "
+             f"it was turned by the nearest quarter turn")
+    wave, offset, track, level, audio_notes = _sound_track(path, info, allow_silent, silence_db, notes)
+    frames, times, idx, clock = read_frames(path, targets, img_size, info.transform, progress)
+    m = len(frames)
+    end = float(clock.end) if clock.complete else None
+    _picture_notes(path, note, info, targets, m, end, clock)
     for msg in audio_notes: note(msg)
     picture = min(info.duration, end) if end is not None else info.duration
     mel, starts = audio_windows(wave, targets[:m], channels, SR, offset, picture)
     covered = audio_coverage(starts, offset if track else 0., wave.shape[1] / SR)
-    if track:
-        a0, a1 = offset, offset + wave.shape[1] / SR
-        short = [i for i, c in enumerate(covered) if c < AUDIO_WINDOW - SLACK]
-        if short: note(f"the sound covers {max(0., a0):.2f}-{a1:.2f} s of the picture's 0-{picture:.2f} s: the 1 s "
-                       f"sound windows of sample(s) {_spans(short)} hold less than {AUDIO_WINDOW - SLACK:g} s of real "
-                       f"sound and are padded with silence")
-        if a1 > picture + SLACK: note(f"the sound runs to {a1:.2f} s, {a1 - picture:.2f} s past the end of the picture "
-                                      f"({picture:.2f} s); that sound has no frames and is not segmented")
+    if track: _coverage_notes(note, covered, offset, wave, picture)
     return VideoClip(info, frames, mel, idx, times, starts, float(rate), level, notes, [float(t) for t in targets[:m]],
                      [round(c, 4) for c in covered], end)
 
@@ -593,6 +611,38 @@ def overlay_rate(stream) -> Fraction:
     else: R = 25
     return Fraction(R).limit_denominator(1001)
 
+def _overlay_streams(out, iv, ia, width: int, height: int) -> tuple:
+    "Add the overlay's video (rate `overlay_rate(iv)`) and audio (copied, or AAC) streams to `out`: (R, ov, oa, copy)."
+    R = overlay_rate(iv)
+    ov = out.add_stream(_encoder('libx264', 'mpeg4'), rate=R)
+    ov.width, ov.height, ov.pix_fmt = width, height, 'yuv420p'
+    ov.codec_context.time_base = 1 / R
+    if ov.codec_context.name == 'libx264': ov.options = {'preset': 'veryfast', 'crf': '20'}
+    copy = ia is not None and ia.codec_context.name in MP4_AUDIO
+    oa = None
+    if ia is not None:
+        if copy: oa = out.add_stream_from_template(ia)
+        else:
+            oa = out.add_stream('aac', rate=ia.codec_context.sample_rate)
+            oa.layout = 'stereo' if ia.codec_context.channels >= 2 else 'mono'
+    return R, ov, oa, copy
+
+def _pass_audio(out, pkt, oa, copy: bool, start: float):
+    "Mux one audio packet into the overlay: copied (shifted to start with the picture at 0) or re-encoded."
+    if copy:
+        if pkt.dts is None: return
+        if start:                                   # the overlay's picture starts at 0: so does its sound
+            shift = int(round(start / pkt.time_base))
+            pkt.dts -= shift
+            if pkt.pts is not None: pkt.pts -= shift
+        pkt.stream = oa; out.mux(pkt)
+    else:
+        try: afrs = pkt.decode()
+        except av.FFmpegError: afrs = []            # read_video has reported it
+        for afr in afrs:
+            afr.pts = None
+            for p in oa.encode(afr): out.mux(p)
+
 def write_overlay(video, out_path, masks: torch.Tensor, rate: float, colour=(255, 40, 40), alpha: float = 0.5,
                   progress=True) -> dict:
     """Re-encode `video` upright at the constant rate `overlay_rate` (frame j: pts j, time base 1/R), frame j showing
@@ -606,18 +656,7 @@ def write_overlay(video, out_path, masks: torch.Tensor, rate: float, colour=(255
         iv = inp.streams.video[0]
         iv.thread_type = 'AUTO'
         ia = inp.streams.audio[0] if inp.streams.audio else None
-        R = overlay_rate(iv)
-        ov = out.add_stream(_encoder('libx264', 'mpeg4'), rate=R)
-        ov.width, ov.height, ov.pix_fmt = W2, H2, 'yuv420p'
-        ov.codec_context.time_base = 1 / R
-        if ov.codec_context.name == 'libx264': ov.options = {'preset': 'veryfast', 'crf': '20'}
-        copy = ia is not None and ia.codec_context.name in MP4_AUDIO
-        oa = None
-        if ia is not None:
-            if copy: oa = out.add_stream_from_template(ia)
-            else:
-                oa = out.add_stream('aac', rate=ia.codec_context.sample_rate)
-                oa.layout = 'stereo' if ia.codec_context.channels >= 2 else 'mono'
+        R, ov, oa, copy = _overlay_streams(out, iv, ia, W2, H2)
         clock, ticks = _Timeline(iv), OnScreen(lambda j: j / R)
         st = dict(src=(None, None), mask=(None, None), k=0)
         bar = tqdm(total=int(math.ceil(info.duration * R)), desc='writing overlay', disable=not progress, leave=False)
@@ -639,19 +678,7 @@ def write_overlay(video, out_path, masks: torch.Tensor, rate: float, colour=(255
                     if fr is not None:
                         _, t, d = clock.time(fr)
                         emit(ticks.push(t, d, fr))
-                    elif copy:
-                        if pkt.dts is None: continue
-                        if info.start:                       # the overlay's picture starts at 0: so does its sound
-                            shift = int(round(info.start / pkt.time_base))
-                            pkt.dts -= shift
-                            if pkt.pts is not None: pkt.pts -= shift
-                        pkt.stream = oa; out.mux(pkt)
-                    else:
-                        try: afrs = pkt.decode()
-                        except av.FFmpegError: afrs = []            # read_video has reported it
-                        for afr in afrs:
-                            afr.pts = None
-                            for p in oa.encode(afr): out.mux(p)
+                    else: _pass_audio(out, pkt, oa, copy, info.start)
                 emit(ticks.finish())
             for p in ov.encode(): out.mux(p)
             if oa is not None and not copy:

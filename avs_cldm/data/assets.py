@@ -709,81 +709,99 @@ def _screen_wave(x, max_flatness: float = MAX_FLATNESS):
     if not reason and len(y) < 0.15 * SR: reason = f'too little sound after removing silence ({len(y) / SR:.2f} s)'
     return st, reason, y
 
-def build_bank(src: dict, out_dir, quiet: bool = False, classes=None) -> list:
-    "Screen every candidate asset, write the kept ones as a bank under `out_dir`; return the manifest rows."
-    out = Path(out_dir); rows, index = [], dict(classes={}, backgrounds=[], sr=SR, version=BANK_VERSION)
-    def row(**kw): r = {c: '' for c in MANIFEST_COLUMNS}; r.update(kw); rows.append(r); return r
-    spec_items = [(c, s) for c, s in CLASS_SPEC.items() if classes is None or c in classes]
-    bar = _progress(spec_items, 'screening classes', quiet)
-    for cls, spec in bar:
-        imgs, snds, waves = [], [], []                  # waves: (id, squeezed wave, rendered?) for duplicate detection
-        for rel in spec['images']:
-            stem, pkg, f, lic, path = _image_source(rel, src)
-            iid = _asset_id(cls, stem)
-            r = row(**{'class': cls, 'kind': 'image', 'source_package': pkg, 'file': f, 'licence': lic, 'id': iid})
-            try:
-                full = crop_to_alpha(Image.open(path)); reason = screen_image(image_stats(full))
-                cut = prepare_cutout(full)
-            except Exception as e: cut, reason = None, f'unreadable ({e})'
-            reason = MANUAL_DROPS.get(f'tux:{rel}', MANUAL_DROPS.get(rel, reason))
-            r.update(kept=not reason, reason=reason or 'ok')
-            if not reason:
-                p = out / 'objects' / cls / f'{iid}.png'; p.parent.mkdir(parents=True, exist_ok=True); cut.save(p)
-                imgs.append(dict(id=iid, file=str(p.relative_to(out)), source=f'{pkg}:{f}'))
-        cands = []
-        for ref in spec.get('sounds', []):
-            try: cands += [c + (None, ref) for c in _sound_sources(cls, ref, src)]
-            except (FileNotFoundError, KeyError) as e:
-                row(**{'class': cls, 'kind': 'sound', 'file': ref, 'kept': False, 'reason': f'missing source ({e})'})
-        if spec.get('gm'): cands += [c + ('gm',) for c in _gm_sources(cls, spec['gm'], src)]
-        for sid, pkg, f, lic, loader, pool, ref in cands:
-            r = row(**{'class': cls, 'kind': 'sound', 'source_package': pkg, 'file': f, 'licence': lic, 'id': sid})
-            try: x = loader()
-            except Exception as e:
-                r.update(kept=False, reason=f'unreadable ({type(e).__name__}: {e})'); continue
-            st, reason, y = _screen_wave(x, spec.get('max_flatness', MAX_FLATNESS))
-            r.update(rms=round(st['rms'], 4), silence_ratio=round(st['silence_ratio'], 3),
-                     spectral_flatness=round(st['spectral_flatness'], 4), duration_s=round(len(x) / SR, 2))
-            reason = MANUAL_DROPS.get(ref, '') or MANUAL_DROPS.get(f"{pkg}:{f}", '') or reason
-            if not reason:                              # renderings are distinct by construction; recordings are compared
-                dup = next((k for k, w, g in waves if not (g and pool) and abs(len(w) - len(y)) <= 0.1 * max(len(w), len(y))
-                            and similarity(y, w) > 0.95), None)
-                if dup: reason = f'duplicate recording of {dup}'
-            r.update(kept=not reason, reason=reason or 'ok', _pool=pool)
-            if not reason:
-                waves.append((sid, y, pool))
-                p = out / 'sounds' / cls / f'{sid}.wav'; _write_wav(p, finish_clip(y))
-                snds.append(dict(id=sid, file=str(p.relative_to(out)), source=f'{pkg}:{f}', rms=st['rms'], pool=pool))
-        counts = _pool_counts(cls, snds)
-        problem = ('no kept cut-out' if not imgs else
-                   ', '.join(f'{k} {counts[k]} < {v}' for k, v in MIN_RECORDINGS.items() if counts[k] < v))
-        if problem:
-            for r in rows:
-                if r['class'] == cls and r['kept'] is True: r.update(kept=False, reason=f'class dropped: {problem}')
-            shutil.rmtree(out / 'objects' / cls, ignore_errors=True); shutil.rmtree(out / 'sounds' / cls, ignore_errors=True)
-            if not quiet: print(f'class {cls!r} dropped: {problem}')
-        else:
-            index['classes'][cls] = dict(images=imgs, sounds=snds)
+def _add_row(rows: list, **kw) -> dict:
+    "Append a manifest row (every column, blank unless given) to `rows`; return it."
+    r = {c: '' for c in MANIFEST_COLUMNS}; r.update(kw); rows.append(r); return r
+
+def _screen_images(cls: str, spec: dict, src: dict, out: Path, rows: list) -> list:
+    "Screen a class's cut-outs, save the kept ones under `out/objects/<cls>`; return their index entries."
+    imgs = []
+    for rel in spec['images']:
+        stem, pkg, f, lic, path = _image_source(rel, src)
+        iid = _asset_id(cls, stem)
+        r = _add_row(rows, **{'class': cls, 'kind': 'image', 'source_package': pkg, 'file': f, 'licence': lic, 'id': iid})
+        try:
+            full = crop_to_alpha(Image.open(path)); reason = screen_image(image_stats(full))
+            cut = prepare_cutout(full)
+        except Exception as e: cut, reason = None, f'unreadable ({e})'
+        reason = MANUAL_DROPS.get(f'tux:{rel}', MANUAL_DROPS.get(rel, reason))
+        r.update(kept=not reason, reason=reason or 'ok')
+        if not reason:
+            p = out / 'objects' / cls / f'{iid}.png'; p.parent.mkdir(parents=True, exist_ok=True); cut.save(p)
+            imgs.append(dict(id=iid, file=str(p.relative_to(out)), source=f'{pkg}:{f}'))
+    return imgs
+
+def _sound_candidates(cls: str, spec: dict, src: dict, rows: list) -> list:
+    "A class's candidate sounds: (id, package, file, licence, loader, pool, ref); a missing source gets a dropped row."
+    cands = []
+    for ref in spec.get('sounds', []):
+        try: cands += [c + (None, ref) for c in _sound_sources(cls, ref, src)]
+        except (FileNotFoundError, KeyError) as e:
+            _add_row(rows, **{'class': cls, 'kind': 'sound', 'file': ref, 'kept': False, 'reason': f'missing source ({e})'})
+    if spec.get('gm'): cands += [c + ('gm',) for c in _gm_sources(cls, spec['gm'], src)]
+    return cands
+
+def _screen_sounds(cls: str, spec: dict, src: dict, out: Path, rows: list) -> list:
+    "Screen a class's sounds (duplicates dropped), save the kept ones under `out/sounds/<cls>`; return their entries."
+    snds, waves = [], []                                # waves: (id, squeezed wave, rendered?) for duplicate detection
+    for sid, pkg, f, lic, loader, pool, ref in _sound_candidates(cls, spec, src, rows):
+        r = _add_row(rows, **{'class': cls, 'kind': 'sound', 'source_package': pkg, 'file': f, 'licence': lic, 'id': sid})
+        try: x = loader()
+        except Exception as e:
+            r.update(kept=False, reason=f'unreadable ({type(e).__name__}: {e})'); continue
+        st, reason, y = _screen_wave(x, spec.get('max_flatness', MAX_FLATNESS))
+        r.update(rms=round(st['rms'], 4), silence_ratio=round(st['silence_ratio'], 3),
+                 spectral_flatness=round(st['spectral_flatness'], 4), duration_s=round(len(x) / SR, 2))
+        reason = MANUAL_DROPS.get(ref, '') or MANUAL_DROPS.get(f"{pkg}:{f}", '') or reason
+        if not reason:                                  # renderings are distinct by construction; recordings are compared
+            dup = next((k for k, w, g in waves if not (g and pool) and abs(len(w) - len(y)) <= 0.1 * max(len(w), len(y))
+                        and similarity(y, w) > 0.95), None)
+            if dup: reason = f'duplicate recording of {dup}'
+        r.update(kept=not reason, reason=reason or 'ok', _pool=pool)
+        if not reason:
+            waves.append((sid, y, pool))
+            p = out / 'sounds' / cls / f'{sid}.wav'; _write_wav(p, finish_clip(y))
+            snds.append(dict(id=sid, file=str(p.relative_to(out)), source=f'{pkg}:{f}', rms=st['rms'], pool=pool))
+    return snds
+
+def _settle_class(cls: str, imgs: list, snds: list, rows: list, out: Path, index: dict, quiet: bool):
+    "Index the class, or drop it (rows marked, files removed): no kept cut-out, or too few recordings in a pool."
+    counts = _pool_counts(cls, snds)
+    problem = ('no kept cut-out' if not imgs else
+               ', '.join(f'{k} {counts[k]} < {v}' for k, v in MIN_RECORDINGS.items() if counts[k] < v))
+    if problem:
+        for r in rows:
+            if r['class'] == cls and r['kept'] is True: r.update(kept=False, reason=f'class dropped: {problem}')
+        shutil.rmtree(out / 'objects' / cls, ignore_errors=True); shutil.rmtree(out / 'sounds' / cls, ignore_errors=True)
+        if not quiet: print(f'class {cls!r} dropped: {problem}')
+    else:
+        index['classes'][cls] = dict(images=imgs, sounds=snds)
+
+def _screen_unused_sounds(src: dict, rows: list):
+    "Screen, for the record only, every Tux Paint object sound that no class uses."
     used = {s.split(':', 1)[1] for v in CLASS_SPEC.values() for s in v.get('sounds', []) if s.startswith('tux:')}
-    for f in sorted(src['stamps'].rglob('*.ogg')):            # every other object sound, screened for the record
+    for f in sorted(src['stamps'].rglob('*.ogg')):
         rel = str(f.relative_to(src['stamps']))
         if '_desc' in f.stem or rel.startswith('symbols/') or rel in used: continue
-        r = row(**{'class': '', 'kind': 'sound', 'source_package': 'tuxpaint-stamps-default', 'file': rel,
-                   'licence': DEBS['tuxpaint-stamps-default'], 'id': _asset_id('unused', f.stem)})
+        r = _add_row(rows, **{'class': '', 'kind': 'sound', 'source_package': 'tuxpaint-stamps-default', 'file': rel,
+                              'licence': DEBS['tuxpaint-stamps-default'], 'id': _asset_id('unused', f.stem)})
         try: x = load_sound(f)
         except Exception as e: r.update(kept=False, reason=f'unreadable ({type(e).__name__}: {e})'); continue
         st = audio_stats(x)
         r.update(rms=round(st['rms'], 4), silence_ratio=round(st['silence_ratio'], 3),
                  spectral_flatness=round(st['spectral_flatness'], 4), duration_s=round(len(x) / SR, 2), kept=False,
                  reason=screen_sound(st) or 'not used: no class with a cut-out and enough recordings of this kind')
+
+def _screen_backgrounds(src: dict, out: Path, rows: list, index: dict):
+    "Screen the background photos; save the kept ones, resized, under `out/backgrounds` and index them."
     for pkg, (folder, lic, names, ext) in BACKGROUNDS.items():
         if pkg not in src: continue
         for n in names:
             base = Path(src[pkg]) / folder
             f = base / f'{n}{ext}' if ext else next(iter(sorted(base.glob(f'{n}.*'))), base / f'{n}.png')
             bid = _asset_id('bg', pkg.split('-')[0], n)
-            r = row(**{'class': '', 'kind': 'background', 'source_package': pkg, 'file': str(Path(folder) / f.name),
-                       'licence': lic, 'id': bid})
+            r = _add_row(rows, **{'class': '', 'kind': 'background', 'source_package': pkg, 'file': str(Path(folder) / f.name),
+                                  'licence': lic, 'id': bid})
             reason = BACKGROUND_DROPS.get(f'{pkg}:{n}', '')
             if not reason:
                 try:
@@ -794,6 +812,17 @@ def build_bank(src: dict, out_dir, quiet: bool = False, classes=None) -> list:
             if not reason:
                 p = out / 'backgrounds' / f'{bid}.jpg'; p.parent.mkdir(parents=True, exist_ok=True); im.save(p, quality=92)
                 index['backgrounds'].append(dict(id=bid, file=str(p.relative_to(out)), source=f'{pkg}:{r["file"]}'))
+
+def build_bank(src: dict, out_dir, quiet: bool = False, classes=None) -> list:
+    "Screen every candidate asset, write the kept ones as a bank under `out_dir`; return the manifest rows."
+    out = Path(out_dir); rows, index = [], dict(classes={}, backgrounds=[], sr=SR, version=BANK_VERSION)
+    spec_items = [(c, s) for c, s in CLASS_SPEC.items() if classes is None or c in classes]
+    for cls, spec in _progress(spec_items, 'screening classes', quiet):
+        imgs = _screen_images(cls, spec, src, out, rows)
+        snds = _screen_sounds(cls, spec, src, out, rows)
+        _settle_class(cls, imgs, snds, rows, out, index, quiet)
+    _screen_unused_sounds(src, rows)
+    _screen_backgrounds(src, out, rows, index)
     pools = _default_pools(index)
     for r in rows:
         r.pop('_pool', None)

@@ -298,11 +298,8 @@ def _pools_for(bank, split_seed, test_frac, val_frac):
 
 def _ids(d): return {k: sorted(a.id for a in v) for k, v in d.items()} if isinstance(d, dict) else sorted(a.id for a in d)
 
-def compose(root, subset: str, bank: AssetBank = None, n_train: int = 2000, n_test: int = 400, img_size: int = 224,
-            seed: int = 0, n_val: int = 200, n_test_seen: int = None, n_test_sprites: int = None, split_seed: int = 0,
-            test_frac: float = 0.25, val_frac: float = 0.1, object_audio=('val', 'test'), workers: int = 2,
-            progress: bool = True, callback=None, T: int = 5) -> Path:
-    "Build `subset` in AVSBench's layout under `root` (atomically: temp folder, then rename); returns its folder."
+def _split_sizes(subset, T, n_train, n_val, n_test, n_test_seen, n_test_sprites, object_audio, img_size) -> dict:
+    "The clips per split (`n_test_seen`, `n_test_sprites` default to `n_test`); bad arguments -> `ValueError`."
     if subset not in SUBSET_IDS: raise ValueError(f"subset={subset!r}: one of {tuple(SUBSET_IDS)}")
     if T != 5: raise ValueError(f'T={T}: the composed benchmark has 5 frames per clip (AVSBench S4/MS3)')
     n_test_seen = n_test if n_test_seen is None else n_test_seen
@@ -314,9 +311,74 @@ def compose(root, subset: str, bank: AssetBank = None, n_train: int = 2000, n_te
     bad = [s for s in object_audio if s not in SPLIT_POOLS]
     if bad: raise ValueError(f'object_audio={tuple(object_audio)!r}: unknown split(s) {bad}; splits are {tuple(SPLIT_POOLS)}')
     if not isinstance(img_size, int) or img_size < 32: raise ValueError(f'img_size={img_size!r}: an int >= 32')
+    return sizes
+
+def _compose_bank(bank, subset: str) -> AssetBank:
+    "`bank` (default: the cached real bank), checked to have classes enough for `subset`."
     bank = bank if bank is not None else AssetBank.load()
     if len(bank.classes) + 1 > AVSS_NUM_CLASSES: raise ValueError(f'the bank has {len(bank.classes)} classes; AVSS allows 70')
     if subset in ('MS3', 'AVSS') and len(bank.classes) < 2: raise ValueError(f'{subset} needs a bank with >= 2 classes')
+    return bank
+
+def _run_jobs(jobs: list, subset: str, workers: int, progress: bool, callback) -> tuple:
+    "Compose every (split, i) job in order, in `workers` processes past 16 jobs: (csv rows, {clip: objects})."
+    rows, objects = [], {}
+    if workers and workers > 1 and len(jobs) > 16:
+        pool = mp.get_context('fork').Pool(workers)
+        it = pool.imap(_work, jobs, chunksize=8)
+    else: pool, it = None, map(_work, jobs)
+    try:
+        if progress:
+            from tqdm.auto import tqdm
+            it = tqdm(it, total=len(jobs), desc=f'compose {subset}', mininterval=1.0)
+        for k, (name, row, objs) in enumerate(it):
+            rows.append(row); objects[name] = objs
+            if callback is not None: callback(k, name)
+    finally:
+        if pool is not None: pool.terminate(); pool.join()
+    return rows, objects
+
+def _write_tables(base: Path, subset: str, bank: AssetBank, rows: list, objects: dict):
+    "Write the subset's csv, `objects.json` and (AVSS) `label2idx.json` into `base`."
+    pd.DataFrame(rows).to_csv(base / get_spec(subset).csv, index=False)
+    save_json(objects, base / 'objects.json', indent=None)
+    if subset == 'AVSS':
+        names = ['background'] + sorted(bank.classes)
+        names += [f'unused{k:02d}' for k in range(len(names), AVSS_NUM_CLASSES)]
+        save_json({c: k for k, c in enumerate(names)}, base / 'label2idx.json')
+
+def _compose_record(params: dict, t0: float, rows: list, objects: dict, pools: dict, bank: AssetBank) -> dict:
+    "The contents of `compose.json`: the parameters, counts per split and class, and the asset ids of every pool."
+    counts = pd.Series([o['class'] for v in objects.values() for o in v if any(o['sounding'])]).value_counts()
+    views = {s: split_view(pools, s) for s in SPLIT_POOLS}
+    return dict(params, finished=True, seconds=round(time.time() - t0, 1), clips=len(rows),
+                split_clips={s: sum(r['split'] == s for r in rows) for s in SPLIT_POOLS},
+                sounding_class_counts=counts.to_dict(), classes=sorted(bank.classes),
+                splits={s: dict(zip(('sounds', 'images', 'backgrounds'), SPLIT_POOLS[s]), classes=views[s]['classes'])
+                        for s in SPLIT_POOLS},
+                pools=dict(sounds={p: _ids(v) for p, v in pools['sounds'].items()},
+                           images={p: _ids(v) for p, v in pools['images'].items()},
+                           backgrounds={p: _ids(v) for p, v in pools['backgrounds'].items()}),
+                train_pool=_ids(pools['sounds']['train']), test_pool=_ids(pools['sounds']['test']),
+                train_backgrounds=_ids(pools['backgrounds']['train']),
+                test_backgrounds=_ids(pools['backgrounds']['test']))
+
+def _swap_in(base: Path, final: Path, root: Path, subset: str):
+    "Move the finished build `base` to `final`, replacing (then deleting) any build there."
+    old = None
+    if final.exists():
+        old = root / f'.compose-{subset}-old-{os.getpid()}'; os.replace(final, old)
+    os.replace(base, final)
+    if old is not None: shutil.rmtree(old, ignore_errors=True)
+
+def compose(root, subset: str, bank: AssetBank = None, n_train: int = 2000, n_test: int = 400, img_size: int = 224,
+            seed: int = 0, n_val: int = 200, n_test_seen: int = None, n_test_sprites: int = None, split_seed: int = 0,
+            test_frac: float = 0.25, val_frac: float = 0.1, object_audio=('val', 'test'), workers: int = 2,
+            progress: bool = True, callback=None, T: int = 5) -> Path:
+    "Build `subset` in AVSBench's layout under `root` (atomically: temp folder, then rename); returns its folder."
+    sizes = _split_sizes(subset, T, n_train, n_val, n_test, n_test_seen, n_test_sprites, object_audio, img_size)
+    n_test_seen, n_test_sprites = sizes['test_seen'], sizes['test_sprites']
+    bank = _compose_bank(bank, subset)
     root = Path(root); root.mkdir(parents=True, exist_ok=True)
     final = subset_dir(root, subset)
     tmp_root = root / f'.compose-{subset}-tmp-{os.getpid()}'
@@ -332,47 +394,13 @@ def compose(root, subset: str, bank: AssetBank = None, n_train: int = 2000, n_te
     _W.update(bank=bank, pools=pools, subset=subset, seed=seed, img_size=img_size, T=T, root=tmp_root,
               object_audio=tuple(object_audio))
     jobs = [(s, i) for s, n in sizes.items() for i in range(n)]
-    rows, objects = [], {}
     try:
         subset_dir(tmp_root, subset).mkdir(parents=True)
-        if workers and workers > 1 and len(jobs) > 16:
-            pool = mp.get_context('fork').Pool(workers)
-            it = pool.imap(_work, jobs, chunksize=8)
-        else: pool, it = None, map(_work, jobs)
-        try:
-            if progress:
-                from tqdm.auto import tqdm
-                it = tqdm(it, total=len(jobs), desc=f'compose {subset}', mininterval=1.0)
-            for k, (name, row, objs) in enumerate(it):
-                rows.append(row); objects[name] = objs
-                if callback is not None: callback(k, name)
-        finally:
-            if pool is not None: pool.terminate(); pool.join()
+        rows, objects = _run_jobs(jobs, subset, workers, progress, callback)
         base = subset_dir(tmp_root, subset)
-        pd.DataFrame(rows).to_csv(base / get_spec(subset).csv, index=False)
-        save_json(objects, base / 'objects.json', indent=None)
-        if subset == 'AVSS':
-            names = ['background'] + sorted(bank.classes)
-            names += [f'unused{k:02d}' for k in range(len(names), AVSS_NUM_CLASSES)]
-            save_json({c: k for k, c in enumerate(names)}, base / 'label2idx.json')
-        counts = pd.Series([o['class'] for v in objects.values() for o in v if any(o['sounding'])]).value_counts()
-        views = {s: split_view(pools, s) for s in SPLIT_POOLS}
-        save_json(dict(params, finished=True, seconds=round(time.time() - t0, 1), clips=len(rows),
-                       split_clips={s: sum(r['split'] == s for r in rows) for s in SPLIT_POOLS},
-                       sounding_class_counts=counts.to_dict(), classes=sorted(bank.classes),
-                       splits={s: dict(zip(('sounds', 'images', 'backgrounds'), SPLIT_POOLS[s]), classes=views[s]['classes'])
-                               for s in SPLIT_POOLS},
-                       pools=dict(sounds={p: _ids(v) for p, v in pools['sounds'].items()},
-                                  images={p: _ids(v) for p, v in pools['images'].items()},
-                                  backgrounds={p: _ids(v) for p, v in pools['backgrounds'].items()}),
-                       train_pool=_ids(pools['sounds']['train']), test_pool=_ids(pools['sounds']['test']),
-                       train_backgrounds=_ids(pools['backgrounds']['train']),
-                       test_backgrounds=_ids(pools['backgrounds']['test'])), base / 'compose.json')
-        old = None
-        if final.exists():
-            old = root / f'.compose-{subset}-old-{os.getpid()}'; os.replace(final, old)
-        os.replace(base, final)
-        if old is not None: shutil.rmtree(old, ignore_errors=True)
+        _write_tables(base, subset, bank, rows, objects)
+        save_json(_compose_record(params, t0, rows, objects, pools, bank), base / 'compose.json')
+        _swap_in(base, final, root, subset)
     finally:
         shutil.rmtree(tmp_root, ignore_errors=True)
         _W.clear()
