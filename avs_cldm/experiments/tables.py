@@ -65,7 +65,9 @@ def _model_text(cfgs: list) -> str:
 
 def _training_text(cfgs: list) -> str:
     ntr = _fmt_set(c.max_train_clips or 'all' for c in cfgs); nte = _fmt_set(c.max_test_clips or 'all' for c in cfgs)
-    return (f"the first {ntr} training clips for {_fmt_set(c.epochs for c in cfgs)} epoch(s) per run; "
+    which = 'all' if ntr == 'all' else f'the first {ntr}'
+    return (f"{which} training clips, {_fmt_set(c.epochs for c in cfgs)} epoch(s) in batches of "
+            f"{_fmt_set(c.batch_size for c in cfgs)} per run; "
             f"evaluated on {nte} test clips; seeds {_fmt_set(c.seed for c in cfgs)}")
 
 _AUDIO_TEXT = dict(encoder="the audio encoder's embedding", posterior="the pretrained encoder's class scores through a learned "
