@@ -15,8 +15,8 @@ from ..data.avsbench import SUBSETS
 
 # %% auto #0
 __all__ = ['ED', 'CVAE', 'LDM', 'CLCLDM', 'FROM_S4', 'GRID', 'SUBSET_ORDER', 'CLAIMS', 'TRAIN_SIZE', 'LONG_TRAIN_SIZE',
-           'GRID_PRESETS', 'Row', 'GridEntry', 'grid_configs', 'is_finished', 'set_aside_stale', 'train_notebook',
-           'notebook_parameters', 'papermill_parameters', 'run_grid']
+           'CURVE_EVERY', 'GRID_PRESETS', 'Row', 'GridEntry', 'grid_configs', 'is_finished', 'set_aside_stale',
+           'train_notebook', 'notebook_parameters', 'papermill_parameters', 'run_grid']
 
 # %% ../../nbs/14a_grid.ipynb #774a1229
 @dataclass
@@ -100,6 +100,7 @@ CLAIMS = [
 # %% ../../nbs/14a_grid.ipynb #e2b297ec
 TRAIN_SIZE = dict(max_train_clips=0, epochs=1, batch_size=8, lr=3e-3)       # quick, quick3, full: 250 steps (chosen on val, above)
 LONG_TRAIN_SIZE = dict(max_train_clips=0, epochs=4, batch_size=8, lr=3e-3)  # long: 4x the steps (1,000)
+CURVE_EVERY = 100   # curve preset: evaluate on val and test every 100 steps (learning curves, 14k_curves)
 GRID_PRESETS = dict(
     quick=dict(tables=('I', 'II', 'III', 'IV', 'C', 'MI'), subsets=('S4', 'MS3'), seeds=(123,),
                lambdas=(0.0, 0.1), train=TRAIN_SIZE),
@@ -109,6 +110,8 @@ GRID_PRESETS = dict(
               lambdas=(0.0, 0.01, 0.1, 1.0), train=TRAIN_SIZE),
     long=dict(tables=('I', 'IV', 'C', 'MI'), subsets=('S4', 'MS3'), seeds=(123, 124, 125),
               lambdas=(0.0, 0.1), train=LONG_TRAIN_SIZE),
+    curve=dict(tables=('I', 'IV'), subsets=('S4', 'MS3'), seeds=(123,), lambdas=(0.0, 0.1),
+               train=dict(LONG_TRAIN_SIZE, val_every=CURVE_EVERY)),
 )
 
 # %% ../../nbs/14a_grid.ipynb #1f216585

@@ -97,7 +97,7 @@ def _link_lines(out: Path) -> list:
     "One section of links per report folder, then the executed notebooks."
     L = []
     sections = [('Tables and claims', 'tables'), ('Audio dependence (audio-swap test)', 'audio'), ('MI analysis', 'mi'),
-                ('Beyond the test split: seen recordings, unseen sprites', 'generalisation'),
+                ('Beyond the test split: seen recordings, unseen sprites', 'generalisation'), ('Learning curves', 'curves'),
                 ('Failure cases', 'failures'), ('Figures', 'figures')]
     for title, sub in sections:
         ln = _links(out / sub, '*.md', out) + _links(out / sub, '*.png', out)
@@ -173,8 +173,11 @@ def main(argv=None):
         s = run_grid(a.preset, a.runs_dir, entries=entries, runner=a.runner, summary=summary_path, jobs=a.jobs)
         print(s.groupby('status').seconds.agg(['count', 'sum']).to_string())
     t_grid = time.time() - t0
-    names = [n for n in a.notebooks.split(',') if n]
+    names = [n for n in a.notebooks.split(',') if n] if a.preset != 'curve' else []   # curve: its own page instead
     nb_times = run_notebooks(a.preset, a.runs_dir, a.out, names) if names else {}
+    if a.preset == 'curve':
+        from avs_cldm.experiments.curves import learning_curves
+        t = time.time(); learning_curves(a.runs_dir, out / 'curves'); nb_times['curves'] = round(time.time() - t, 1)
     summary = load_json(summary_path) if summary_path.is_file() else None
     timings = dict(preset=a.preset, grid_seconds=round(t_grid, 1), notebooks=nb_times, total_seconds=round(time.time() - t0, 1))
     save_json(timings, out / f'report_{a.preset}.json')

@@ -148,9 +148,10 @@ def verdict_lines(verdicts: list, header: str, unit: str, rule: str) -> list:
 def describe(cfg) -> str:
     "A short method name for a config: E-D, CVAE, LDM, CL-CLDM, plus what differs (condition, D, λ2, peer, S4 init)."
     c = cfg if isinstance(cfg, Config) else Config.from_dict(cfg)
-    if c.method == 'ed': return 'E-D'
-    if c.method == 'cvae': return 'CVAE'
-    s = {'none': 'LDM', 'infonce': 'CL-CLDM', 'cavp': 'LDM+CAVP', 'bcl': 'LDM+BCL'}[c.contrastive]
+    control = f' {c.audio_feature}' if c.audio_feature in ('oracle', 'silent') else ''   # the audio controls (table C)
+    if c.method == 'ed': return 'E-D' + control
+    if c.method == 'cvae': return 'CVAE' + control
+    s = {'none': 'LDM', 'infonce': 'CL-CLDM', 'cavp': 'LDM+CAVP', 'bcl': 'LDM+BCL'}[c.contrastive] + control
     if c.condition != 'audio_visual': s += f' c={c.condition}'
     if c.latent_dim != 24: s += f' D={c.latent_dim}'
     if c.contrastive == 'infonce' and c.lambda_contrastive != 0.1: s += f' λ2={c.lambda_contrastive:g}'
