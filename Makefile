@@ -3,14 +3,14 @@ SHELL := /bin/bash
 VENV  := .venv
 BIN   := $(VENV)/bin
 PRESET ?= quick
-OUT ?= reports
+OUT ?=
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
 .PHONY: help venv export test test-fast report assets clean-nbs lab freeze bench docs docs-check readme
 
 help:
-	@echo "make report   # set up, build assets + composed benchmark, run the experiment grid, render reports/ (PRESET=quick|quick3|full|long, OUT=reports)"
+	@echo "make report   # set up, build assets + composed benchmark, run the experiment grid, render reports/<preset>/ (PRESET=quick|quick3|full|long|curve; OUT=folder overrides)"
 	@echo "make test     # set up, check notebooks/package sync, run every notebook (small sizes) and the unit tests"
 	@echo "make assets   # fetch the packaged photos/recordings into data/cache/"
 	@echo "make lab      # open the notebooks in JupyterLab"
@@ -39,7 +39,7 @@ assets: venv
 	$(BIN)/python -m avs_cldm.data.assets
 
 report: venv assets
-	$(BIN)/python -m avs_cldm.experiments.index --preset $(PRESET) --out $(OUT)
+	$(BIN)/python -m avs_cldm.experiments.index --preset $(PRESET) $(if $(OUT),--out $(OUT),)
 
 bench: venv
 	for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14i_report.ipynb #71648a5c
 from __future__ import annotations
-import argparse, atexit, contextlib, os, subprocess, sys, tempfile, time
+import argparse, atexit, contextlib, os, re, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -16,7 +16,7 @@ from .tables import setup_text
 
 # %% auto #0
 __all__ = ['REPORT_NOTEBOOKS', 'temp_folder', 'remove_temp_folders', 'notebook_grid', 'run_seconds', 'write_index',
-           'run_notebooks', 'main']
+           'write_reports_index', 'run_notebooks', 'main']
 
 # %% ../../nbs/14i_report.ipynb #cd6e7cb4
 REPORT_NOTEBOOKS = ('tables', 'figures', 'failure_cases', 'mi_analysis')
@@ -140,6 +140,24 @@ def write_index(out='reports', results: pd.DataFrame | None = None, preset: str 
     if runs: L += _run_lines(runs, out)
     return save_text('\n'.join(L) + '\n', out / 'index.md')
 
+def write_reports_index(root='reports') -> Path:
+    "reports/index.md: one line per preset folder (`reports/<preset>/index.md`), with its headline verdict counts."
+    root = resolve_path(root)
+    L = ['# avs_cldm reports', '', 'Each `make report PRESET=<preset>` writes its own folder; none overwrites another.', '',
+         *md_header(['preset', 'report', 'claims decided', 'runs'])]
+    for idx in sorted(root.glob('*/index.md')):
+        d = idx.parent
+        m = re.search(r"preset `([\w-]+)`", idx.read_text().splitlines()[0])
+        preset = m.group(1) if m else d.name
+        cj = d / 'tables' / 'claims.json'
+        dec = ''
+        if cj.is_file():
+            cl = load_json(cj); dec = f"{sum(c['verdict'] != 'inconclusive' for c in cl)} of {len(cl)}"
+        gs = d / f'grid_{preset}.json'
+        n = load_json(gs).get('n_runs', '') if gs.is_file() else ''
+        L.append(f"| {preset} | [{d.name}/index.md]({d.name}/index.md) | {dec} | {n} |")
+    return save_text('\n'.join(L) + '\n', root / 'index.md')
+
 # %% ../../nbs/14i_report.ipynb #43b7b465
 def run_notebooks(preset: str, runs_dir='reports/runs', out='reports', names=REPORT_NOTEBOOKS, progress=True) -> dict:
     "Execute the report notebooks through papermill into reports/notebooks/; returns {name: seconds or error}."
@@ -160,12 +178,13 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog='avs_cldm.experiments.index', description='Run the experiment grid and render reports/.')
     ap.add_argument('--preset', default='quick', choices=tuple(GRID_PRESETS))
     ap.add_argument('--runs-dir', default='reports/runs')
-    ap.add_argument('--out', default='reports')
+    ap.add_argument('--out', default='', help='default reports/<preset> (each preset its own folder)')
     ap.add_argument('--runner', default='papermill', choices=('papermill', 'cli', 'inprocess'))
     ap.add_argument('--jobs', type=int, default=min(2, os.cpu_count() or 1), help='runs trained at once (default: 2 on 2+ cores)')
     ap.add_argument('--skip-grid', action='store_true', help='only render from the runs already there')
     ap.add_argument('--notebooks', default=','.join(REPORT_NOTEBOOKS), help='comma-separated; empty for none')
     a = ap.parse_args(argv)
+    a.out = a.out or f'reports/{a.preset}'
     out = resolve_path(a.out); t0 = time.time()
     entries = grid_configs(a.preset, a.runs_dir)
     summary_path = out / f'grid_{a.preset}.json'
@@ -182,6 +201,7 @@ def main(argv=None):
     timings = dict(preset=a.preset, grid_seconds=round(t_grid, 1), notebooks=nb_times, total_seconds=round(time.time() - t0, 1))
     save_json(timings, out / f'report_{a.preset}.json')
     idx = write_index(a.out, collect(entries), a.preset, summary, timings)
+    if out.parent == resolve_path('reports'): write_reports_index(out.parent)   # reports/index.md links every preset
     print(idx)
     bad_runs = (summary or {}).get('failed', 0) if not a.skip_grid else 0
     return 1 if bad_runs or any(isinstance(v, str) for v in nb_times.values()) else 0
