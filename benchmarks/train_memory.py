@@ -12,7 +12,12 @@ reading the losses at every step.
    what `.item()` per step amounted to) and with them read once per epoch, in one process: the ratio of the seconds
    per step. (On CPU a sync costs little; on a GPU it stalls the queue.)
 
+3. `--cpu-preset`: instead, one run of the cpu preset at the grid's run size (`TRAIN_SIZE`: all 2,000 composed S4
+   training clips, cached features and embeddings in RAM) with the project's feature cache (data/features; built
+   first if missing), peak RSS of the run's process and PSS of its tree. Target: <= 4 GiB.
+
 usage: python benchmarks/train_memory.py [--clips 40 80] [--test-clips 8] [--workers 4] [--root data/composed]
+       python benchmarks/train_memory.py --cpu-preset [--subset S4]
 """
 import argparse, json, os, statistics, subprocess, sys, threading, time, warnings
 from pathlib import Path
@@ -79,6 +84,20 @@ def one_run(root: str, clips: int, test_clips: int, workers: int, out: str):
                           maxrss_largest_child_mib=resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)))
 
 
+def one_cpu_run(subset: str, out: str):
+    "Child: one cpu-preset run at the grid's run size (TRAIN_SIZE) on the composed benchmark; prints JSON."
+    import resource, torch
+    warnings.simplefilter('ignore')
+    from avs_cldm.core import make_config
+    from avs_cldm.experiments.grid import TRAIN_SIZE
+    from avs_cldm.train import train
+    cfg = make_config('cpu', subset=subset, method='cldm', contrastive='infonce', out_dir=out, run_name=f'mem_cpu_{subset}',
+                      **TRAIN_SIZE)
+    t = time.time(); train(cfg, progress=False, restart=True); dt = time.time() - t
+    print(json.dumps(dict(subset=subset, seconds=dt, threads=torch.get_num_threads(),
+                          maxrss_self_mib=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)))
+
+
 def sync_ratio(out: str, steps: int = 8) -> dict:
     "Seconds per step with the losses read at every step vs once per epoch (tiny paper preset, 64 px, one process)."
     import torch
@@ -116,7 +135,18 @@ def main():
     ap.add_argument('--out', default=str(ROOT / 'reports' / 'runs_bench' / 'train_memory'))
     ap.add_argument('--one', type=int, default=None, help=argparse.SUPPRESS)
     ap.add_argument('--skip-sync', action='store_true')
+    ap.add_argument('--cpu-preset', action='store_true', help='measure one cpu-preset run of the grid size instead')
+    ap.add_argument('--subset', default='S4')
+    ap.add_argument('--one-cpu', action='store_true', help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.one_cpu: return one_cpu_run(a.subset, a.out)
+    if a.cpu_preset:
+        r = measure([sys.executable, __file__, '--one-cpu', '--subset', a.subset, '--out', a.out])
+        print(f"cpu preset, {a.subset}, grid run size: {r['child']['seconds']:.0f} s, peak RSS {r['rss_kib'] / 2 ** 20:.2f} GiB "
+              f"(main process), peak PSS {r['pss_tree_kib'] / 2 ** 20:.2f} GiB (with {r['processes'] - 1} child processes)")
+        Path(a.out).mkdir(parents=True, exist_ok=True)
+        (Path(a.out) / f'cpu_preset_{a.subset}.json').write_text(json.dumps(r, indent=2))
+        return
     os.environ.setdefault('AVS_CLDM_FEATURES', str(Path(a.out) / 'features'))
     if a.one is not None: return one_run(a.root, a.one, a.test_clips, a.workers, a.out)
     import shutil; shutil.rmtree(a.out, ignore_errors=True)
