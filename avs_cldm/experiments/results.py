@@ -12,8 +12,8 @@ from ..core import Config, load_json, save_json, atomic_write, project_root
 from .grid import GRID, CLAIMS, is_finished
 
 # %% auto #0
-__all__ = ['SEED_STD', 'VERDICTS', 'VERDICT_RULE', 'METHODS', 'run_config', 'md_row', 'md_header', 'run_summary', 'show_run',
-           'collect', 'summarise', 'compare', 'claim_verdict', 'claim_results', 'verdict_lines', 'describe',
+__all__ = ['SEED_STD', 'VERDICTS', 'PAIRED', 'VERDICT_RULE', 'METHODS', 'run_config', 'md_row', 'md_header', 'run_summary',
+           'show_run', 'collect', 'summarise', 'compare', 'claim_verdict', 'claim_results', 'verdict_lines', 'describe',
            'pick_runs', 'save_figure', 'save_closed', 'save_text', 'write_analysis', 'show']
 
 # %% ../../nbs/14b_results.ipynb #a2b5c565
@@ -81,38 +81,58 @@ def _values(x, name):
     return a
 
 def compare(a, # J of row A, one value per seed
-            b, # J of row B, one value per seed
+            b, # J of row B, one value per seed (with `paired`: the same seeds, in the same order)
             seed_std: float = SEED_STD, # assumed per-run std when a row has fewer than 2 seeds
+            paired: bool = False, # test the per-seed differences (the rows share each seed's random draws)
            ) -> dict:
     "Is A > B? verdict (held / not held / inconclusive), difference of means, threshold (2 SE) and its basis."
     a, b = _values(a, 'a'), _values(b, 'b')
     if not seed_std >= 0: raise ValueError(f"compare: `seed_std` must be >= 0, got {seed_std}")
+    if paired and len(a) != len(b): raise ValueError(f"compare: paired rows need one value per common seed, got {len(a)} and {len(b)}")
     d = float(a.mean() - b.mean())
-    if len(a) >= 2 and len(b) >= 2:
+    if paired and len(a) >= 2:
+        thr, basis = float(2 * np.std(a - b, ddof=1) / np.sqrt(len(a))), f'2 SE of the {len(a)} per-seed differences'
+    elif len(a) >= 2 and len(b) >= 2:
         thr, basis = float(2 * np.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b))), '2 SE over seeds'
     else:
         thr, basis = float(2 * seed_std * np.sqrt(1 / len(a) + 1 / len(b))), f'2 SE, assumed seed std {seed_std:g}'
     v = 'held' if d > thr else 'not held' if d < -thr else 'inconclusive'
     return dict(verdict=v, diff=d, threshold=thr, basis=basis, n=(len(a), len(b)))
 
-def claim_verdict(values: dict, # row label -> list of J values (one per seed)
+def _pair_values(va, vb, paired: bool) -> tuple:
+    "The two rows' values: {seed: J} dicts are reduced to their common seeds (paired), lists are taken as they are."
+    if isinstance(va, dict) and isinstance(vb, dict):
+        if paired:
+            common = sorted(k for k in set(va) & set(vb) if np.isfinite(va[k]) and np.isfinite(vb[k]))
+            if len(common) >= 2: return [va[k] for k in common], [vb[k] for k in common], True
+        return list(va.values()), list(vb.values()), False
+    return list(va), list(vb), False
+
+def claim_verdict(values: dict, # row label -> J per seed: {seed: J} (pairable) or a list
                   kind: str,    # order | best | worst
                   rows: list,   # order: rows in claimed order; best/worst: the claimed row first
-                  seed_std: float = SEED_STD) -> dict:
-    "Verdict of one claim from per-row seed values, with each pairwise comparison."
+                  seed_std: float = SEED_STD,
+                  paired: bool = False) -> dict:
+    "Verdict of one claim from per-row seed values, with each pairwise comparison (paired by seed when asked and possible)."
     if kind not in ('order', 'best', 'worst'): raise ValueError(f"claim kind={kind!r}: one of ('order', 'best', 'worst')")
     if len(rows) < 2: raise ValueError(f"claim rows={rows!r}: need at least 2 rows")
     pairs = (list(zip(rows[:-1], rows[1:])) if kind == 'order' else
              [(rows[0], r) for r in rows[1:]] if kind == 'best' else [(r, rows[0]) for r in rows[1:]])
-    missing = [r for r in rows if not len([v for v in values.get(r, []) if np.isfinite(v)])]
+    vals = lambda r: list(values.get(r, {}).values()) if isinstance(values.get(r), dict) else values.get(r, [])
+    missing = [r for r in rows if not len([v for v in vals(r) if np.isfinite(v)])]
     if missing: return dict(verdict='inconclusive', pairs=[], reason=f"not measured: {', '.join(missing)}")
-    res = [dict(a=a, b=b, **compare(values[a], values[b], seed_std)) for a, b in pairs]
+    res = []
+    for a, b in pairs:
+        x, y, p = _pair_values(values[a], values[b], paired)
+        res.append(dict(a=a, b=b, **compare(x, y, seed_std, paired=p)))
     vs = [r['verdict'] for r in res]
     v = 'not held' if 'not held' in vs else 'held' if all(x == 'held' for x in vs) else 'inconclusive'
     return dict(verdict=v, pairs=res, reason='')
 
 # %% ../../nbs/14b_results.ipynb #79b3252f
-def claim_results(results: pd.DataFrame, seed_std: float = SEED_STD) -> list:
+PAIRED = True   # the tables' verdicts compare rows seed by seed (see above)
+
+def claim_results(results: pd.DataFrame, seed_std: float = SEED_STD, paired: bool = PAIRED) -> list:
     "Every claim of CLAIMS whose table is in `results`, per subset, with its verdict."
     out = []
     for c in CLAIMS:
@@ -121,8 +141,8 @@ def claim_results(results: pd.DataFrame, seed_std: float = SEED_STD) -> list:
         for subset in GRID[c['table']]['subsets']:
             if not (results[(results.table == c['table'])].subset == subset).any(): continue
             s = sub[sub.subset == subset]
-            values = {r: list(s[s.row == r].J) for r in c['rows']}
-            v = claim_verdict(values, c['kind'], c['rows'], seed_std)
+            values = {r: dict(zip(s[s.row == r].seed, s[s.row == r].J)) for r in c['rows']}
+            v = claim_verdict(values, c['kind'], c['rows'], seed_std, paired)
             out.append(dict(table=c['table'], claim=c['claim'], subset=subset, **v))
     return out
 
@@ -132,10 +152,11 @@ def _pairs_text(v):
                      for p in v['pairs'])
 
 VERDICT_RULE = ("Verdict rule (mIoU): for each pair A > B, d = mean(A) − mean(B) over seeds; held if d > threshold, "
-                "not held if d < −threshold, else inconclusive. Threshold = 2 standard errors of the difference, "
-                "2·sqrt(s_A²/n_A + s_B²/n_B), with s the std over the n seeds; when a row has fewer than 2 seeds, "
-                "s = {seed_std:g} mIoU points (the seed-to-seed std measured for this run size). A chain holds if every "
-                "pair holds and fails if any pair fails.")
+                "not held if d < −threshold, else inconclusive. The rows are compared seed by seed (every row of a seed "
+                "shares its initialisation, data order and augmented views): threshold = 2 standard errors of the "
+                "per-seed differences, 2·s_d/√n over the n common seeds. With fewer than 2 common seeds it is "
+                "2·sqrt(s_A²/n_A + s_B²/n_B), and s = {seed_std:g} mIoU points (the seed-to-seed std measured for this "
+                "run size) when a row has fewer than 2 seeds. A chain holds if every pair holds and fails if any pair fails.")
 
 def verdict_lines(verdicts: list, header: str, unit: str, rule: str) -> list:
     "Markdown lines for single-comparison verdicts (audio swap, MI): a table of d and threshold, then the rule."
