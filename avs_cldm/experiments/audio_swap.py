@@ -17,7 +17,8 @@ from .runs import (open_run, load_predictions, instance_masks, _iou,
                                        checkpoint_mtime, cached_json)
 
 # %% auto #0
-__all__ = ['SWAP_VERSION', 'SWAP_SEED_STD', 'SWAP_CLAIMS', 'SWAP_RULE', 'swap_pairs', 'audio_swap', 'audio_dependence']
+__all__ = ['SWAP_VERSION', 'SWAP_SEED_STD', 'SWAP_CLAIMS', 'SWAP_RULE', 'SWAP_METHODS', 'swap_pairs', 'audio_swap',
+           'audio_dependence']
 
 # %% ../../nbs/14e_audio_swap.ipynb #111f8efc
 def swap_pairs(objects: dict, names: list, T: int = 5) -> dict:
@@ -136,9 +137,12 @@ SWAP_CLAIMS = [('CL-CLDM', 'E-D', "CL-CLDM's mask follows the audio more than E-
 SWAP_RULE = ('Rule as for the tables (2 standard errors over seeds); with fewer than 2 seeds the seed std '
              'of `dependence` is taken as {seed_std:g} (measured for this run size).')
 
-def _swap_runs(results: pd.DataFrame, max_clips: int, progress: bool) -> pd.DataFrame:
-    "The test of every run with a checkpoint, one row per run."
+SWAP_METHODS = ('E-D', 'LDM', 'CL-CLDM', 'E-D oracle', 'E-D silent')   # the claims' rows and the audio controls
+
+def _swap_runs(results: pd.DataFrame, max_clips: int, progress: bool, methods=SWAP_METHODS) -> pd.DataFrame:
+    "The test of every run with a checkpoint (of `methods`, None for all), one row per run."
     runs, recs = _runs_of(results), []
+    if methods is not None: runs = runs[runs.method.isin(methods)]
     for _, r in tqdm(list(runs.iterrows()), desc='audio swap', disable=not progress, unit='run'):
         if not (Path(r.run) / 'checkpoint.pt').exists(): continue
         recs.append(dict(r, **{k: v for k, v in audio_swap(r.run, max_clips).items() if k not in ('key', 'run', 'subset')}))
@@ -190,9 +194,11 @@ def _swap_figure(df: pd.DataFrame, agg: pd.DataFrame):
     return fig
 
 def audio_dependence(results: pd.DataFrame, out='reports/audio', max_clips: int = 0, progress: bool = True,
-                     seed_std: float = SWAP_SEED_STD) -> dict:
-    "The audio-swap test for every trained run of the grid: per-run JSON, a markdown table, verdicts and a figure."
-    df = _swap_runs(results, max_clips, progress)
+                     seed_std: float = SWAP_SEED_STD,
+                     methods=SWAP_METHODS, # the methods (`describe`) tested; None: every run of the grid
+                    ) -> dict:
+    "The audio-swap test for the grid's runs of `methods`: per-run JSON, a markdown table, verdicts and a figure."
+    df = _swap_runs(results, max_clips, progress, methods)
     cols = [c for c in ['moved_swap', 'moved_orig', 'dependence', 'silent_area', 'orig_area'] if c in df]
     return write_analysis(resolve_path(out), 'audio_swap', df, ['method', 'subset'], cols, _swap_verdicts(df, seed_std),
                           _swap_lines, _swap_figure, ('claim (on dependence)', '', SWAP_RULE.format(seed_std=seed_std)))
