@@ -214,7 +214,8 @@ def save_text(text: str, path) -> Path:
     return Path(path)
 
 def _records(df: pd.DataFrame) -> list:
-    "A DataFrame as JSON-ready records (NaN -> None)."
+    "A DataFrame as JSON-ready records (NaN -> None; run folders relative to the project root, no absolute paths)."
+    if 'run' in df: df = df.assign(run=df['run'].map(lambda p: _rel(p) if isinstance(p, (str, Path)) else p))
     return df.replace({np.nan: None}).to_dict('records')
 
 def _mean_std(df, cols, by):
