@@ -7,11 +7,12 @@ OUT ?=
 export MPLBACKEND := Agg
 export PYTHONHASHSEED := 0
 
-.PHONY: help venv export test test-fast report assets clean-nbs lab freeze bench docs docs-check readme
+.PHONY: help venv export test test-fast test-slow report assets clean-nbs lab freeze bench docs docs-check readme
 
 help:
 	@echo "make report   # set up, build assets + composed benchmark, run the experiment grid, render reports/<preset>/ (PRESET=quick|quick3|full|long|curve; OUT=folder overrides)"
 	@echo "make test     # set up, check notebooks/package sync, run every notebook (small sizes) and the unit tests"
+	@echo "make test-slow # make test plus the cells flagged #| slow"
 	@echo "make assets   # fetch the packaged photos/recordings into data/cache/"
 	@echo "make lab      # open the notebooks in JupyterLab"
 	@echo "make docs     # build the HTML book from the notebooks into _docs/ (open _docs/index.html); make docs-check checks it in Chromium"
@@ -31,15 +32,19 @@ test: venv
 	$(BIN)/python tools/check_sync.py
 	IN_TEST=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider -q nbs/ tests/
 
+# Also the notebook cells flagged `#| slow` (conftest.py; settings.ini tst_flags): PVT-v2-b5 files, every backbone's counts.
+test-slow: venv
+	IN_TEST=1 AVS_SLOW=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env --nbval-cell-timeout=900 -p no:cacheprovider -q nbs/ tests/
+
 # Only the unit tests and module notebooks, without the experiment notebooks.
 test-fast: venv
 	IN_TEST=1 $(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider -q nbs/[0-9]*.ipynb tests/
 
 assets: venv
-	$(BIN)/python -m avs_cldm.data.assets
+	$(BIN)/avs-cldm assets
 
 report: venv assets
-	$(BIN)/python -m avs_cldm.experiments.index --preset $(PRESET) $(if $(OUT),--out $(OUT),)
+	$(BIN)/avs-cldm report --preset $(PRESET) $(if $(OUT),--out $(OUT),)
 
 bench: venv
 	for f in benchmarks/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done

@@ -12,15 +12,15 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 import torchaudio
+from .core import read_state_dict, load_checked   # weights from local files (00_core)
 
 # %% auto #0
-__all__ = ['SAMPLE_RATE', 'WIN_LENGTH', 'HOP_LENGTH', 'N_FFT', 'N_MELS', 'F_MIN', 'F_MAX', 'LOG_OFFSET', 'EXAMPLE_FRAMES',
-           'MIN_SAMPLES', 'VGGISH_CFG', 'AUDIO_ENCODERS', 'CLASS_SLOTS', 'vggish_mel_matrix', 'LogMel', 'log_mel',
-           'read_state_dict', 'load_checked', 'VGGish', 'load_vggish', 'LightAudioEncoder', 'AudioPosterior',
-           'build_audio_encoder']
+__all__ = ['WIN_LENGTH', 'HOP_LENGTH', 'N_FFT', 'N_MELS', 'F_MIN', 'F_MAX', 'LOG_OFFSET', 'EXAMPLE_FRAMES', 'MIN_SAMPLES',
+           'VGGISH_CFG', 'AUDIO_ENCODERS', 'CLASS_SLOTS', 'vggish_mel_matrix', 'LogMel', 'log_mel', 'VGGish',
+           'load_vggish', 'LightAudioEncoder', 'AudioPosterior', 'build_audio_encoder']
 
 # %% ../nbs/05_audio.ipynb #700b4b52
-SAMPLE_RATE = 16000       # VGGish input rate (Hz)
+from .core import SAMPLE_RATE   # VGGish's input rate, 16 kHz (00_core)
 WIN_LENGTH = 400          # 25 ms analysis window (samples)
 HOP_LENGTH = 160          # 10 ms hop (samples)
 N_FFT = 512               # next power of two >= WIN_LENGTH
@@ -95,36 +95,6 @@ def log_mel(wave,                        # waveform [S] or [C, S], float, in [-1
         if e < num_examples: ex = torch.cat([ex, ex[-1:].expand(num_examples - e, *ex.shape[1:])])
         ex = ex[:num_examples].contiguous()
     return ex
-
-# %% ../nbs/05_audio.ipynb #861772ae
-def read_state_dict(path) -> dict:
-    "Tensors of a local checkpoint file (`torch.load(weights_only=True)`); errors name the file."
-    path = Path(path).expanduser()
-    if not path.is_file(): raise FileNotFoundError(f"{path}: weights file not found")
-    try: sd = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"{path}: cannot be read as a torch state dict ({type(e).__name__}: {e})") from None
-    for k in ('state_dict', 'model'):
-        if isinstance(sd, Mapping) and k in sd and isinstance(sd[k], Mapping): sd = sd[k]
-    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise ValueError(f"{path}: not a state dict (expected a mapping of parameter names to tensors)")
-    return dict(sd)
-
-def _few(keys, n=4): return ', '.join(list(keys)[:n]) + (' ...' if len(keys) > n else '')
-
-def load_checked(model: nn.Module, sd: Mapping, path, what: str = 'model', allow_missing=(), ignore=()):
-    "Load `sd` into `model` strictly; one `ValueError` naming `path` lists missing/unexpected/mis-shaped keys."
-    sd = {k: v for k, v in sd.items() if not any(k.startswith(p) for p in ignore)}
-    own = model.state_dict()
-    missing = [k for k in own if k not in sd and not any(k.startswith(p) for p in allow_missing)]
-    unexpected = [k for k in sd if k not in own]
-    shapes = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
-    if missing or unexpected or shapes:
-        parts = [f"{len(missing)} missing ({_few(missing)})" if missing else '',
-                 f"{len(unexpected)} unexpected ({_few(unexpected)})" if unexpected else '',
-                 f"{len(shapes)} with the wrong shape ({_few(shapes, 2)})" if shapes else '']
-        raise ValueError(f"{path}: not a {what} state dict: " + '; '.join(p for p in parts if p))
-    model.load_state_dict({k: v for k, v in sd.items() if k in own}, strict=False)
-    return model
 
 # %% ../nbs/05_audio.ipynb #9f15e776
 VGGISH_CFG = (64, 'M', 128, 'M', 256, 256, 'M', 512, 512, 'M')

@@ -12,9 +12,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 from .core import resolve_path, save_json, load_json, atomic_write
-from .audio import (SAMPLE_RATE, MIN_SAMPLES, EXAMPLE_FRAMES, N_MELS, CLASS_SLOTS, build_audio_encoder, read_state_dict,
+from .audio import (SAMPLE_RATE, MIN_SAMPLES, EXAMPLE_FRAMES, N_MELS, CLASS_SLOTS, build_audio_encoder,
                             log_mel, _logmel_on)
 from .augment import augment_wave, augment_mel
+from .core import read_state_dict
 
 # %% auto #0
 __all__ = ['PRETRAIN', 'PRETRAIN_VERSION', 'recording_pools', 'MixtureSampler', 'waves_to_examples', 'score_encoder',

@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import torch
 import torch.nn.functional as F
-from .audio import SAMPLE_RATE
+from .core import SAMPLE_RATE, IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
 __all__ = ['AUDIO_AUG', 'MEL_AUG', 'IMAGE_AUG', 'augment_wave', 'augment_mel', 'augment_clip']
@@ -111,8 +111,8 @@ def augment_mel(mel: torch.Tensor,             # log-mel examples [N, C, frames,
 # %% ../nbs/05a_augment.ipynb #f05cf8b1
 IMAGE_AUG = dict(scale=(0.8, 1.25), p_flip=0.5, p_colour=0.8, brightness=0.3, contrast=0.3, saturation=0.3, hue=0.05,
                  p_blur=0.3, blur_sigma=(0.1, 1.2))
-_MEAN = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
-_STD = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+_MEAN = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+_STD = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
 
 def _grid(T, H, W, s, cx, cy, flip, dtype):
     "Sampling grid [T, H, W, 2] of a zoom by `s` about (cx, cy) in [-1, 1] coordinates, optionally mirrored."

@@ -11,16 +11,15 @@ from torch import nn
 import torch.nn.functional as F
 import timm
 from timm.models import FeatureListNet
-from .audio import read_state_dict, load_checked
+from .core import read_state_dict, load_checked
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'STRIDES', 'BACKBONES', 'TIMM_NAMES', 'LITE0_LEVELS', 'imagenet_normalize',
-           'Backbone', 'TinyBackbone', 'with_batch_counters', 'TimmBackbone', 'lite0_weights_path',
-           'efficientnet_lite0', 'EfficientNetLite0Backbone', 'build_backbone']
+__all__ = ['STRIDES', 'BACKBONES', 'TIMM_NAMES', 'LITE0_LEVELS', 'imagenet_normalize', 'Backbone', 'TinyBackbone',
+           'with_batch_counters', 'TimmBackbone', 'lite0_weights_path', 'efficientnet_lite0',
+           'EfficientNetLite0Backbone', 'build_backbone']
 
 # %% ../nbs/06_backbones.ipynb #fa68fdd3
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .core import IMAGENET_MEAN, IMAGENET_STD   # 00_core
 STRIDES = (4, 8, 16, 32)
 BACKBONES = ('efficientnet_lite0', 'resnet50', 'pvt_v2_b5', 'tiny')
 

@@ -5,16 +5,19 @@
 # %% ../nbs/00_core.ipynb #acf7d273
 from __future__ import annotations
 import dataclasses, json, os, random, tempfile, contextlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, asdict, fields
 from pathlib import Path
 import numpy as np
 import torch
+from torch import nn
 
 # %% auto #0
 __all__ = ['CHOICES', 'PATH_FIELDS', 'EXECUTION_FIELDS', 'CODE_EXCLUDED', 'PRESETS', 'BANK_ONLY', 'PAPER_EPOCHS',
-           'NOTEBOOK_EXTRAS', 'TMP_MARK', 'ConfigError', 'project_root', 'resolve_path', 'Config', 'code_version',
-           'make_config', 'notebook_config', 'set_determinism', 'seed_everything', 'atomic_write', 'clean_stale_temps',
-           'save_json', 'load_json', 'get_device', 'autocast', 'in_test']
+           'NOTEBOOK_EXTRAS', 'TMP_MARK', 'SAMPLE_RATE', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ConfigError', 'project_root',
+           'resolve_path', 'Config', 'code_version', 'make_config', 'notebook_config', 'set_determinism',
+           'seed_everything', 'atomic_write', 'clean_stale_temps', 'save_json', 'load_json', 'get_device', 'autocast',
+           'in_test', 'read_state_dict', 'load_checked']
 
 # %% ../nbs/00_core.ipynb #f2add41d
 CHOICES = dict(
@@ -349,3 +352,38 @@ def autocast(amp: str = 'none', device=None):
 def in_test() -> bool:
     "True under `make test` / nbdev_test (env IN_TEST set)."
     return bool(os.environ.get('IN_TEST'))
+
+# %% ../nbs/00_core.ipynb #861772ae
+def read_state_dict(path) -> dict:
+    "Tensors of a local checkpoint file (`torch.load(weights_only=True)`); errors name the file."
+    path = Path(path).expanduser()
+    if not path.is_file(): raise FileNotFoundError(f"{path}: weights file not found")
+    try: sd = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e: raise ValueError(f"{path}: cannot be read as a torch state dict ({type(e).__name__}: {e})") from None
+    for k in ('state_dict', 'model'):
+        if isinstance(sd, Mapping) and k in sd and isinstance(sd[k], Mapping): sd = sd[k]
+    if not isinstance(sd, Mapping) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ValueError(f"{path}: not a state dict (expected a mapping of parameter names to tensors)")
+    return dict(sd)
+
+def _few(keys, n=4): return ', '.join(list(keys)[:n]) + (' ...' if len(keys) > n else '')
+
+def load_checked(model: nn.Module, sd: Mapping, path, what: str = 'model', allow_missing=(), ignore=()):
+    "Load `sd` into `model` strictly; one `ValueError` naming `path` lists missing/unexpected/mis-shaped keys."
+    sd = {k: v for k, v in sd.items() if not any(k.startswith(p) for p in ignore)}
+    own = model.state_dict()
+    missing = [k for k in own if k not in sd and not any(k.startswith(p) for p in allow_missing)]
+    unexpected = [k for k in sd if k not in own]
+    shapes = [f"{k} {tuple(sd[k].shape)} vs {tuple(own[k].shape)}" for k in own if k in sd and sd[k].shape != own[k].shape]
+    if missing or unexpected or shapes:
+        parts = [f"{len(missing)} missing ({_few(missing)})" if missing else '',
+                 f"{len(unexpected)} unexpected ({_few(unexpected)})" if unexpected else '',
+                 f"{len(shapes)} with the wrong shape ({_few(shapes, 2)})" if shapes else '']
+        raise ValueError(f"{path}: not a {what} state dict: " + '; '.join(p for p in parts if p))
+    model.load_state_dict({k: v for k, v in sd.items() if k in own}, strict=False)
+    return model
+
+# %% ../nbs/00_core.ipynb #c8f1a862
+SAMPLE_RATE = 16000                     # Hz: AVSBench's audio, VGGish's input, the composed benchmark's wavs
+IMAGENET_MEAN = (0.485, 0.456, 0.406)   # RGB, frames in [0, 1]
+IMAGENET_STD = (0.229, 0.224, 0.225)

@@ -8,6 +8,7 @@ import math, warnings
 from dataclasses import dataclass
 import torch, torch.nn as nn, torch.nn.functional as F
 from .core import Config
+from .metrics import AVSS_CLASSES
 from .backbones import build_backbone
 from .audio import build_audio_encoder, CLASS_SLOTS
 from .fusion import Neck, TPAVI
@@ -43,7 +44,7 @@ AUDIO_DIM = 128                # width of the audio feature of the oracle / post
 
 def num_classes(subset: str) -> int:
     "Output channels: 71 AVSS classes (70 + background), else 1 binary foreground logit."
-    return 71 if subset == 'AVSS' else 1
+    return AVSS_CLASSES if subset == 'AVSS' else 1
 
 def audio_channels(subset: str) -> int:
     "MSMI keeps the stereo channels (panning tells which instance sounds); the rest is mono as in AVSBench."
@@ -355,7 +356,7 @@ def dummy_batch(B=2, T=5, img_size=64, subset='S4', seed=0, supervised_frames=No
              valid=torch.ones(B, T, dtype=torch.bool), name=[f'clip{i}' for i in range(B)],
              category=[['dog', 'cat'][i % 2] for i in range(B)])
     if supervised_frames is not None: b['valid'][:, supervised_frames:] = False
-    if subset == 'AVSS': b['labels'] = torch.randint(0, 71, (B, T, img_size, img_size), generator=g)
+    if subset == 'AVSS': b['labels'] = torch.randint(0, AVSS_CLASSES, (B, T, img_size, img_size), generator=g)
     else: b['masks'] = (torch.rand(B, T, 1, img_size, img_size, generator=g) > 0.7).float()
     return b
 

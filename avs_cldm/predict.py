@@ -16,21 +16,22 @@ from tqdm.auto import tqdm
 import av, av.logging
 from .core import Config, save_json, get_device, autocast
 from .audio import log_mel
-from .data.avsbench import IMAGENET_MEAN, IMAGENET_STD, label_to_colour
+from .core import IMAGENET_MEAN, IMAGENET_STD
+from .data.avsbench import label_to_colour
 from .models import audio_channels
 
 # %% auto #0
-__all__ = ['SR', 'AUDIO_WINDOW', 'FRAME_POS', 'SLACK', 'PTS_TB', 'MP4_AUDIO', 'PredictError', 'make_test_video',
-           'rotation_matrix', 'display_rotation', 'display_transform', 'upright', 'VideoInfo', 'probe_video',
-           'sample_times', 'sample_indices', 'OnScreen', 'frame_tensor', 'to_rgb', 'read_frames', 'read_audio_track',
-           'peak_db', 'audio_windows', 'audio_coverage', 'VideoClip', 'read_video', 'segment', 'make_test_checkpoint',
-           'full_mask', 'mask_image', 'tint', 'overlay_rate', 'write_overlay', 'predict']
+__all__ = ['AUDIO_WINDOW', 'FRAME_POS', 'SLACK', 'MP4_AUDIO', 'PredictError', 'rotation_matrix', 'display_rotation',
+           'display_transform', 'upright', 'VideoInfo', 'probe_video', 'sample_times', 'sample_indices', 'OnScreen',
+           'frame_tensor', 'to_rgb', 'read_frames', 'read_audio_track', 'peak_db', 'audio_windows', 'audio_coverage',
+           'VideoClip', 'read_video', 'segment', 'full_mask', 'mask_image', 'tint', 'overlay_rate', 'write_overlay',
+           'predict']
 
 # %% ../nbs/15_predict.ipynb #e2684d9b
 class PredictError(ValueError):
     "One bad input (video, audio track, option): the message names the file or option and what is wrong."
 
-SR = 16000                       # the model's audio rate (AVSBench)
+from .core import SAMPLE_RATE as SR   # the model's audio rate (AVSBench)
 AUDIO_WINDOW = 1.0               # seconds of sound per sampled frame
 FRAME_POS = Fraction(15, 16)     # where AVSBench's frame sits in its second (nbs/explanations/avsbench.ipynb#frame-extraction); exact, so times compare exactly
 SLACK = 0.25                     # s: tracks that start/stop this close together are normal, not worth a warning
@@ -42,67 +43,6 @@ def _encoder(*names):
         try: av.codec.Codec(n, 'w'); return n
         except Exception: pass
     raise PredictError(f"none of the video encoders {names} is available in PyAV's FFmpeg")
-
-PTS_TB = Fraction(1, 90000)      # time base of `make_test_video(times=...)`, as phones and MPEG-TS use
-
-def make_test_video(path,                       # output file; the suffix picks the container (.mp4, .avi, .mkv ...)
-                    seconds: float = 5.0,       # duration
-                    fps: float = 25,            # frame rate (with `times`: only the nominal rate of the stream)
-                    size=(96, 64),              # (width, height) as stored
-                    audio: str | None = 'sine', # 'sine' | 'silent' (a track of zeros) | None (no audio track)
-                    freq: float = 440.,         # tone frequency (Hz)
-                    sr: int = 16000,            # audio sample rate
-                    channels: int = 1,          # audio channels
-                    video_codec: str = '',      # '' -> libx264 (else mpeg4)
-                    audio_codec: str = 'aac',
-                    seed: int = 0,
-                    frames=None,                # optional uint8 [N, H, W, 3] pictures to show instead (spread evenly)
-                    wave=None,                  # optional float [S] or [C, S] sound at `sr` instead of the tone
-                    times=None,                 # presentation time (s) of every frame (variable rate / jitter)
-                    rotation: float = 0,        # display matrix: turn by this many degrees counter-clockwise to view
-                    hflip: bool = False,        # display matrix: and mirror left-right
-                    rotate_tag: int | None = None, # an old-style `rotate` stream tag instead (degrees clockwise)
-                    audio_seconds: float | None = None, # length of the tone (default: the video's)
-                    faststart: bool = False,    # mp4: the index (moov) before the data
-                   ) -> Path:
-    "Write a small video with a moving rectangle (or given pictures) and a tone (or given sound); returns the path."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    w, h = size
-    if times is not None: n, seconds = len(times), float(times[-1]) + 1 / fps
-    else: n = int(round(seconds * fps))
-    rng = np.random.default_rng(seed)
-    with av.open(str(path), 'w', options={'movflags': '+faststart'} if faststart else {}) as c:
-        vs = c.add_stream(video_codec or _encoder('libx264', 'mpeg4'), rate=Fraction(fps).limit_denominator(1001))
-        vs.width, vs.height, vs.pix_fmt = w, h, 'yuv420p'
-        if times is not None: vs.codec_context.time_base = PTS_TB
-        if vs.codec_context.name == 'libx264': vs.options = {'preset': 'ultrafast'}
-        if rotation or hflip: vs.set_display_rotation(rotation, hflip=hflip)
-        if rotate_tag is not None: vs.metadata['rotate'] = str(rotate_tag)
-        if audio:
-            ast = c.add_stream(audio_codec, rate=sr)
-            ast.layout = 'mono' if channels == 1 else 'stereo'
-        for i in range(n):
-            if frames is not None: img = np.ascontiguousarray(frames[min(len(frames) - 1, i * len(frames) // n)])
-            else:
-                img = (rng.random((h, w, 3)) * 100).astype(np.uint8)
-                x = int(i / max(1, n - 1) * (w - w // 3)); img[h // 4:h // 4 + h // 3, x:x + w // 3] = (220, 200, 60)
-            fr = av.VideoFrame.from_ndarray(img, format='rgb24')
-            if times is not None: fr.pts, fr.time_base = int(round(times[i] / PTS_TB)), PTS_TB
-            for p in vs.encode(fr): c.mux(p)
-        for p in vs.encode(): c.mux(p)
-        if audio:
-            if wave is not None: x = np.atleast_2d(np.asarray(wave, np.float32))
-            else:
-                t = np.arange(int(round((seconds if audio_seconds is None else audio_seconds) * sr))) / sr
-                x = np.tile((0.5 * np.sin(2 * np.pi * freq * t)).astype(np.float32), (channels, 1))
-                if audio == 'silent': x[:] = 0
-            for s in range(0, x.shape[1], 1024):
-                fr = av.AudioFrame.from_ndarray(np.ascontiguousarray(x[:, s:s + 1024]), format='fltp',
-                                                layout='mono' if x.shape[0] == 1 else 'stereo')
-                fr.sample_rate, fr.pts = sr, s
-                for p in ast.encode(fr): c.mux(p)
-            for p in ast.encode(): c.mux(p)
-    return path
 
 # %% ../nbs/15_predict.ipynb #a1c0e002
 def rotation_matrix(degrees: float = 0, hflip: bool = False, vflip: bool = False) -> tuple:
@@ -567,17 +507,6 @@ def segment(model, frames: torch.Tensor, mel: torch.Tensor, ddim_steps: int | No
             trajs.append(torch.stack([_compact(t.float().flatten(0, 1)).cpu() for t in steps]))
     m = torch.cat(masks)[:n]
     return (m, torch.cat(trajs, 1)[:, :n]) if return_trajectory else m
-
-# %% ../nbs/15_predict.ipynb #485fffe6
-def make_test_checkpoint(path, **overrides) -> Path:
-    "An untrained checkpoint of the 'tiny' 64 px model (tests and demos); `overrides` are Config fields."
-    from avs_cldm.core import make_config
-    from avs_cldm.models import build_model
-    from avs_cldm.train import save_checkpoint
-    cfg = make_config(**{**dict(backbone='tiny', img_size=64, run_name='test'), **overrides})
-    torch.manual_seed(cfg.seed)
-    save_checkpoint(path, build_model(cfg), None, 0, 0, [], cfg)
-    return Path(path)
 
 # %% ../nbs/15_predict.ipynb #a1951ef4
 def full_mask(m: torch.Tensor, width: int, height: int) -> np.ndarray:

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_train.ipynb #5a4edb91
 from __future__ import annotations
-import contextlib, copy, csv, dataclasses, datetime, fcntl, hashlib, json, math, os, shutil, sys, time, argparse
+import contextlib, copy, csv, dataclasses, datetime, fcntl, hashlib, json, math, os, shutil, sys, time
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -29,7 +29,7 @@ __all__ = ['RESTART_HINT', 'DIST_TIMEOUT', 'USER_ERRORS', 'save_checkpoint', 'lo
            'maybe_compile', 'LossLog', 'Trainer', 'slice_batch', 'micro_parts', 'twin_step', 'train_step',
            'NonFiniteLoss', 'Progress', 'sync_point', 'eval_point', 'validate_during', 'train_epoch', 'save_run',
            'run_splits', 'resume_state', 'build_trainer', 'finish_run', 'train', 'write_history', 'config_from_args',
-           'main', 'launch']
+           'launch']
 
 # %% ../nbs/13_train.ipynb #b1ac8f3a
 def save_checkpoint(path, model, opt, epoch, step, history, cfg: Config, sums=None, **extra):
@@ -564,30 +564,10 @@ def config_from_args(config: str | None, params: list) -> Config:
     d = load_json(config) if config else {}
     d.pop('code_version', None)
     for kv in params:
-        if '=' not in kv: raise ConfigError('param', kv, "expected key=value, e.g. -p subset=MS3")
+        if '=' not in kv: raise ConfigError('param', kv, "expected key=value, e.g. subset=MS3")
         k, v = kv.split('=', 1); d[k] = _parse_value(v)
     preset = d.pop('preset', 'cpu')
     return make_config(preset, **d)
-
-def main(argv=None, prog='avs_cldm.train'):
-    "CLI: train one config (JSON file and/or key=value parameters)."
-    ap = argparse.ArgumentParser(prog=prog, description=__doc__)
-    ap.add_argument('--config', help='config.json of a run (e.g. reports/runs/<name>/config.json)')
-    ap.add_argument('-p', '--param', action='append', default=[], help='key=value, e.g. -p subset=MS3')
-    ap.add_argument('--micro-batches', type=int, default=1)
-    ap.add_argument('--stop-after-steps', type=int, default=None)
-    ap.add_argument('--log-every', type=int, default=50, help='read the losses from the device every N steps')
-    ap.add_argument('--restart', action='store_true', help='set an existing run folder aside and train again')
-    ap.add_argument('--no-progress', action='store_true')
-    a = ap.parse_args(argv)
-    try:
-        cfg = config_from_args(a.config, a.param)
-        out = train(cfg, progress=not a.no_progress, micro_batches=a.micro_batches, stop_after_steps=a.stop_after_steps,
-                    log_every=a.log_every, restart=a.restart)
-    except USER_ERRORS as e:
-        print(f'{prog}: error: {e}', file=sys.stderr); sys.exit(2)
-    if dist_info()[0] == 0: print(out)
-    if dist.is_initialized(): dist.destroy_process_group()
 
 def launch(cfg: Config, nproc: int = 1, **kw) -> Path:
     "Train `cfg` in this process (nproc=1) or with `torchrun --nproc_per_node nproc` (DDP)."
@@ -596,18 +576,15 @@ def launch(cfg: Config, nproc: int = 1, **kw) -> Path:
     lc = resolve_path(cfg.out_dir) / '.launch' / f'{cfg.name}.json'
     save_json(cfg.to_dict(), lc)
     cmd = [sys.executable, '-m', 'torch.distributed.run', '--standalone', f'--nproc_per_node={nproc}',
-           '-m', 'avs_cldm.train', '--config', str(lc)]
-    if kw.get('stop_after_steps'): cmd += ['--stop-after-steps', str(kw['stop_after_steps'])]
-    if kw.get('log_every'): cmd += ['--log-every', str(kw['log_every'])]
+           '-m', 'avs_cldm.cli', 'train', '--config', str(lc)]
+    if kw.get('stop_after_steps'): cmd += ['--stop_after_steps', str(kw['stop_after_steps'])]
+    if kw.get('log_every'): cmd += ['--log_every', str(kw['log_every'])]
     if kw.get('restart'): cmd += ['--restart']
     if not kw.get('progress', True): cmd += ['--no-progress']
     subprocess.run(cmd, check=True, cwd=project_root())
     return run_dir(cfg)
 
-def _interactive():
-    try:
-        from IPython import get_ipython
-        return get_ipython() is not None
-    except ImportError: return False
-
-if __name__ == '__main__' and not _interactive(): main()
+# `python -m avs_cldm.train ...` (and `torchrun -m avs_cldm.train ...`) is `avs-cldm train ...` (nbs/16_cli)
+if __name__ == '__main__' and 'ipykernel' not in sys.modules:
+    from avs_cldm.cli import main as _cli
+    sys.exit(_cli(['train', *sys.argv[1:]]))

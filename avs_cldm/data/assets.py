@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw
 from ..core import project_root, resolve_path, save_json, load_json, atomic_write
 
 # %% auto #0
-__all__ = ['SR', 'FRAME', 'MIN_RMS', 'MAX_SILENCE', 'MAX_FLATNESS', 'TARGET_RMS', 'SCALES', 'MAJOR', 'DRUM_KIT', 'CLASS_SPEC',
+__all__ = ['FRAME', 'MIN_RMS', 'MAX_SILENCE', 'MAX_FLATNESS', 'TARGET_RMS', 'SCALES', 'MAJOR', 'DRUM_KIT', 'CLASS_SPEC',
            'SOUNDFONTS', 'GM_MELODIES', 'GM_SECONDS', 'MANUAL_DROPS', 'SPEECH_MAX', 'BACKGROUNDS', 'BACKGROUND_DROPS',
            'BG_SHORT_SIDE', 'DEBS', 'WHEELS', 'NPMS', 'LICENCES', 'APT_HINT', 'OBJ_MAX_SIDE', 'MANIFEST_COLUMNS',
            'POOLS', 'IMAGE_POOLS', 'MIN_RECORDINGS', 'FLUENT', 'BANK_VERSION', 'resample', 'load_sound', 'audio_stats',
@@ -23,10 +23,10 @@ __all__ = ['SR', 'FRAME', 'MIN_RMS', 'MAX_SILENCE', 'MAX_FLATNESS', 'TARGET_RMS'
            'fetch_packages', 'download_mb', 'read_rcc', 'read_sound_catalogue', 'decode_sound', 'crop_to_alpha',
            'prepare_cutout', 'image_stats', 'screen_image', 'split_pools', 'holdout_images', 'build_bank',
            'trim_dark_borders', 'Asset', 'AssetBank', 'contact_sheet', 'bank_sheet', 'log_spectrogram', 'sound_sheet',
-           'write_manifest', 'fetch_assets', 'save_asset_sheets', 'main']
+           'write_manifest', 'fetch_assets', 'save_asset_sheets', 'bank_report']
 
 # %% ../../nbs/03_assets.ipynb #d42464fd
-SR = 16000                      # the benchmark's audio rate (AVSBench: 16 kHz)
+from ..core import SAMPLE_RATE as SR   # the benchmark's audio rate (AVSBench: 16 kHz)
 FRAME = 400                     # 25 ms analysis frames
 MIN_RMS, MAX_SILENCE, MAX_FLATNESS = 0.005, 0.8, 0.25
 
@@ -1118,23 +1118,17 @@ def save_asset_sheets(src: dict, rows: list, bank_dir, out_dir, max_sounds: int 
     return paths
 
 # %% ../../nbs/03_assets.ipynb #840f418e
-def main(argv=None):
-    "Command line: fetch the asset bank (see `fetch_assets`) and print its per-class counts."
-    import argparse
-    p = argparse.ArgumentParser(prog='python -m avs_cldm.data.assets', description=fetch_assets.__doc__)
-    p.add_argument('--cache-dir', default=None, help='default: data/cache under the project root')
-    p.add_argument('--manifest', default='data/assets_manifest.csv')
-    p.add_argument('--force', action='store_true', help='rebuild the bank even if a finished one exists')
-    a = p.parse_args(argv)
-    try: bank_dir = fetch_assets(a.cache_dir, a.manifest, force=a.force)
-    except FetchError as e:
-        print(f'error: {e}', file=sys.stderr); return 1
-    bank = AssetBank.load(bank_dir.parent)
-    print(bank)
+def bank_report(bank_dir) -> str:
+    "What `avs-cldm assets` prints: the bank, its per-class table and what fetching it cost."
     import pandas as pd
-    with pd.option_context('display.width', 200, 'display.max_colwidth', 90): print(bank.summary().to_string(index=False))
-    log = load_json(bank_dir / 'fetch_log.json')
-    print(f"downloaded {log.get('download_mb')} MB; fetch {log.get('fetch_seconds')} s, build {log.get('build_seconds')} s")
-    return 0
+    bank_dir = Path(bank_dir)
+    bank = AssetBank.load(bank_dir.parent)
+    with pd.option_context('display.width', 200, 'display.max_colwidth', 90): table = bank.summary().to_string(index=False)
+    log = load_json(bank_dir / 'fetch_log.json') if (bank_dir / 'fetch_log.json').is_file() else {}
+    return (f"{bank}\n{table}\ndownloaded {log.get('download_mb')} MB; fetch {log.get('fetch_seconds')} s, "
+            f"build {log.get('build_seconds')} s")
 
-if __name__ == '__main__' and 'ipykernel' not in sys.modules: sys.exit(main())
+# `python -m avs_cldm.data.assets ...` is `avs-cldm assets ...` (nbs/16_cli)
+if __name__ == '__main__' and 'ipykernel' not in sys.modules:
+    from avs_cldm.cli import main as _cli
+    sys.exit(_cli(['assets', *sys.argv[1:]]))

@@ -19,12 +19,11 @@ from ..core import load_json, save_json
 from ..audio import log_mel
 
 # %% auto #0
-__all__ = ['SPLITS', 'SR', 'IMAGENET_MEAN', 'IMAGENET_STD', 'AVSS_SETS', 'AVSS_NUM_CLASSES', 'NUM_CLASSES', 'S4_CATEGORIES',
-           'SUBSETS', 'AUDIO_PADS', 'USUAL_SPLITS', 'MIN_AUDIO_SECONDS', 'AUDIO_SOURCES', 'DataError', 'SplitNames',
-           'SubsetSpec', 'get_spec', 'subset_dir', 'clip_files', 'read_meta', 'read_frame', 'read_mask', 'avss_palette',
-           'colour_to_label', 'label_to_colour', 'read_label_map', 'read_audio', 'fit_length', 'sine_wave',
-           'clip_log_mel', 'RestrictedUnpickler', 'load_pkl', 'read_pkl_mel', 'check_layout', 'make_fixture',
-           'AVSDataset', 'collate', 'load_objects']
+__all__ = ['SPLITS', 'AVSS_SETS', 'NUM_CLASSES', 'S4_CATEGORIES', 'SUBSETS', 'AUDIO_PADS', 'USUAL_SPLITS', 'MIN_AUDIO_SECONDS',
+           'AUDIO_SOURCES', 'DataError', 'SplitNames', 'SubsetSpec', 'get_spec', 'subset_dir', 'clip_files',
+           'read_meta', 'read_frame', 'read_mask', 'avss_palette', 'colour_to_label', 'label_to_colour',
+           'read_label_map', 'read_audio', 'fit_length', 'sine_wave', 'clip_log_mel', 'RestrictedUnpickler', 'load_pkl',
+           'read_pkl_mel', 'check_layout', 'make_fixture', 'AVSDataset', 'collate', 'load_objects']
 
 # %% ../../nbs/02_avsbench.ipynb #ca8a0d6a
 class DataError(ValueError):
@@ -43,11 +42,9 @@ class SplitNames(tuple):
 
 # AVSBench's train/val/test, and the composed benchmark's extra test splits (data.compose: test_seen, test_sprites)
 SPLITS = SplitNames(('train', 'val', 'test'), extra=('test_seen', 'test_sprites'))
-SR = 16000                                   # AVSBench's audio rate (wavs written at 16 kHz; nbs/explanations/avsbench.ipynb#audio-front-end)
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from ..core import SAMPLE_RATE as SR, IMAGENET_MEAN, IMAGENET_STD   # AVSBench's 16 kHz wavs; ImageNet stats (00_core)
 AVSS_SETS = ('v1s', 'v1m', 'v2')             # AVSS `label` column: S4 videos, MS3 videos, new 10 s videos
-AVSS_NUM_CLASSES = 71                        # 70 classes + background (index 0)
+from ..metrics import AVSS_CLASSES as AVSS_NUM_CLASSES   # 71: 70 classes + background (index 0), defined in 01_metrics
 NUM_CLASSES = dict(S4=1, MS3=1, AVSS=AVSS_NUM_CLASSES, MSMI=1)
 S4_CATEGORIES = ('baby_laughter', 'female_singing', 'male_speech', 'dog_barking', 'cat_meowing', 'lions_roaring',
                  'horse_clip-clop', 'coyote_howling', 'mynah_bird_singing', 'playing_acoustic_guitar', 'playing_tabla',

@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 from ..core import load_json, resolve_path
-from ..data.avsbench import SR
+from ..core import SAMPLE_RATE as SR
 from .results import compare, describe, write_analysis, _pm, md_header
 from .tables import setup_text
 from .runs import (open_run, load_predictions, instance_masks, _iou,

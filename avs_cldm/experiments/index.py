@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14i_report.ipynb #71648a5c
 from __future__ import annotations
-import argparse, atexit, contextlib, os, re, subprocess, sys, tempfile, time
+import atexit, contextlib, os, re, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -16,7 +16,7 @@ from .tables import setup_text
 
 # %% auto #0
 __all__ = ['REPORT_NOTEBOOKS', 'temp_folder', 'remove_temp_folders', 'notebook_grid', 'run_seconds', 'write_index',
-           'write_reports_index', 'run_notebooks', 'main']
+           'write_reports_index', 'run_notebooks', 'make_report']
 
 # %% ../../nbs/14i_report.ipynb #cd6e7cb4
 REPORT_NOTEBOOKS = ('tables', 'figures', 'failure_cases', 'mi_analysis')
@@ -173,38 +173,40 @@ def run_notebooks(preset: str, runs_dir='reports/runs', out='reports', names=REP
         except Exception as e: done[n] = f'{type(e).__name__}: {str(e)[:300]}'
     return done
 
-def main(argv=None):
-    "`python -m avs_cldm.experiments.index --preset quick|quick3|full|long`: run the grid, execute the report notebooks, write the index."
-    ap = argparse.ArgumentParser(prog='avs_cldm.experiments.index', description='Run the experiment grid and render reports/.')
-    ap.add_argument('--preset', default='quick', choices=tuple(GRID_PRESETS))
-    ap.add_argument('--runs-dir', default='reports/runs')
-    ap.add_argument('--out', default='', help='default reports/<preset> (each preset its own folder)')
-    ap.add_argument('--runner', default='papermill', choices=('papermill', 'cli', 'inprocess'))
-    ap.add_argument('--jobs', type=int, default=min(2, os.cpu_count() or 1), help='runs trained at once (default: 2 on 2+ cores)')
-    ap.add_argument('--skip-grid', action='store_true', help='only render from the runs already there')
-    ap.add_argument('--notebooks', default=','.join(REPORT_NOTEBOOKS), help='comma-separated; empty for none')
-    a = ap.parse_args(argv)
-    a.out = a.out or f'reports/{a.preset}'
-    out = resolve_path(a.out); t0 = time.time()
-    entries = grid_configs(a.preset, a.runs_dir)
-    summary_path = out / f'grid_{a.preset}.json'
-    if not a.skip_grid:
-        s = run_grid(a.preset, a.runs_dir, entries=entries, runner=a.runner, summary=summary_path, jobs=a.jobs)
+def make_report(preset: str = 'quick',         # a GRID_PRESETS name
+                runs_dir='reports/runs',       # where the runs are trained
+                out='',                        # the report folder ('' -> reports/<preset>)
+                runner: str = 'papermill',     # papermill | inprocess
+                jobs: int | None = None,       # runs trained at once (None: 2 on 2+ cores)
+                skip_grid: bool = False,       # only render from the runs already there
+                notebooks=REPORT_NOTEBOOKS,    # the report notebooks to execute
+               ) -> int:
+    "`make report`: run the grid, execute the report notebooks, write the index; returns the exit status."
+    if preset not in GRID_PRESETS: raise ValueError(f"preset={preset!r}: one of {', '.join(GRID_PRESETS)}")
+    out_name = out or f'reports/{preset}'
+    out = resolve_path(out_name); t0 = time.time()
+    entries = grid_configs(preset, runs_dir)
+    summary_path = out / f'grid_{preset}.json'
+    if not skip_grid:
+        s = run_grid(preset, runs_dir, entries=entries, runner=runner, summary=summary_path,
+                     jobs=min(2, os.cpu_count() or 1) if jobs is None else jobs)
         print(s.groupby('status').seconds.agg(['count', 'sum']).to_string())
     t_grid = time.time() - t0
-    names = [n for n in a.notebooks.split(',') if n] if a.preset != 'curve' else []   # curve: its own page instead
-    nb_times = run_notebooks(a.preset, a.runs_dir, a.out, names) if names else {}
-    if a.preset == 'curve':
+    names = list(notebooks) if preset != 'curve' else []          # curve: its own page instead
+    nb_times = run_notebooks(preset, runs_dir, out_name, names) if names else {}
+    if preset == 'curve':
         from avs_cldm.experiments.curves import learning_curves
-        t = time.time(); learning_curves(a.runs_dir, out / 'curves'); nb_times['curves'] = round(time.time() - t, 1)
+        t = time.time(); learning_curves(runs_dir, out / 'curves'); nb_times['curves'] = round(time.time() - t, 1)
     summary = load_json(summary_path) if summary_path.is_file() else None
-    timings = dict(preset=a.preset, grid_seconds=round(t_grid, 1), notebooks=nb_times, total_seconds=round(time.time() - t0, 1))
-    save_json(timings, out / f'report_{a.preset}.json')
-    idx = write_index(a.out, collect(entries), a.preset, summary, timings)
+    timings = dict(preset=preset, grid_seconds=round(t_grid, 1), notebooks=nb_times, total_seconds=round(time.time() - t0, 1))
+    save_json(timings, out / f'report_{preset}.json')
+    idx = write_index(out_name, collect(entries), preset, summary, timings)
     if out.parent == resolve_path('reports'): write_reports_index(out.parent)   # reports/index.md links every preset
     print(idx)
-    bad_runs = (summary or {}).get('failed', 0) if not a.skip_grid else 0
+    bad_runs = (summary or {}).get('failed', 0) if not skip_grid else 0
     return 1 if bad_runs or any(isinstance(v, str) for v in nb_times.values()) else 0
 
-# `python -m avs_cldm.experiments.index` sets __package__; a notebook kernel running this cell does not
-if __name__ == '__main__' and __package__: sys.exit(main())
+# `python -m avs_cldm.experiments.index ...` is `avs-cldm report ...` (nbs/16_cli); a notebook kernel has no __package__
+if __name__ == '__main__' and __package__:
+    from avs_cldm.cli import main as _cli
+    sys.exit(_cli(['report', *sys.argv[1:]]))

@@ -74,7 +74,7 @@ def instance_masks(root, subset: str, objects: dict, names: list, size: int) -> 
 
 def denormalise(frames: torch.Tensor) -> np.ndarray:
     "ImageNet-normalised frames [..., 3, H, W] -> uint8 RGB [..., H, W, 3]."
-    from avs_cldm.data.avsbench import IMAGENET_MEAN, IMAGENET_STD
+    from avs_cldm.core import IMAGENET_MEAN, IMAGENET_STD
     m, s = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
     x = (frames.float() * s + m).clamp(0, 1)
     return (x.movedim(-3, -1) * 255).round().to(torch.uint8).numpy()
