@@ -23,6 +23,15 @@ def test_module_notebooks_are_chapters():
         assert any('nbdev_export()' in s for s in src[-2:]), f'{p.name}: last cells must call nbdev_export()'
         assert any('#| export' in s for s in src), f'{p.name}: exports nothing'
 
+def test_module_docstrings_are_whole_sentences():
+    "nbdev makes the '> summary' line the module's docstring: a summary wrapped over two '>' lines would stop mid-sentence."
+    short = []
+    for f in sorted((ROOT / 'avs_cldm').rglob('*.py')):
+        if f.name in ('__init__.py', '_modidx.py'): continue
+        first = f.read_text().split('\n', 1)[0]
+        if not (first.startswith('"""') and re.search(r'[.?!)`]"""$', first)): short.append(f'{f.relative_to(ROOT)}: {first[:80]}')
+    assert not short, 'module docstrings that stop mid-sentence (write the > summary on one line):\n' + '\n'.join(short)
+
 def test_experiment_notebooks_have_parameters_and_no_exports():
     for name in EXPERIMENTS:
         p = ROOT / 'nbs' / f'{name}.ipynb'
