@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 from .core import Config, get_device, autocast, atomic_write, save_json
 from .models import num_classes
-from .metrics import BinaryMeter, SemanticMeter, per_frame_f
+from .metrics import BinaryMeter, SemanticMeter, per_frame_f, binary_iou
 from .pipeline import (prepare_benchmark, split_data, SplitData, ClipStream, stack_rows, make_batch,
                                uses_feature_cache)
 
@@ -61,9 +61,7 @@ def _binary_rows(lg, gt, v, batch, T):
     "Per-frame rows (IoU, per-frame F, areas) of one binary batch, frames without ground truth skipped."
     pf = per_frame_f(lg, gt)
     m = torch.sigmoid(lg) > 0.5
-    inter, union = (m & (gt > 0.5)).sum((1, 2)).float(), (m | (gt > 0.5)).sum((1, 2)).float()
-    empty = gt.sum((1, 2)) == 0
-    iou = torch.where(empty, (~m).float().mean((1, 2)), inter / (union + 1e-7))
+    iou = binary_iou(m, gt > 0.5)                                # AVSBench's rule (01_metrics)
     rows = []
     for j in range(len(lg)):
         if not v[j]: continue

@@ -9,8 +9,9 @@ import torch
 from torch import Tensor
 
 # %% auto #0
-__all__ = ['NUM_THRESHOLDS', 'BETA2', 'AVSS_CLASSES', 'AVSS_EPS', 'frame_iou', 'mask_iou', 'f_thresholds', 'f_curve', 'f_score',
-           'per_frame_f', 'BinaryMeter', 'avss_frame_stats', 'SemanticMeter', 'avss_metrics']
+__all__ = ['EMPTY_RULES', 'NUM_THRESHOLDS', 'BETA2', 'AVSS_CLASSES', 'AVSS_EPS', 'frame_iou', 'binary_iou', 'mask_iou',
+           'f_thresholds', 'f_curve', 'f_score', 'per_frame_f', 'BinaryMeter', 'avss_frame_stats', 'SemanticMeter',
+           'avss_metrics']
 
 # %% ../nbs/01_metrics.ipynb #c6e4b997
 def _frames(x, name: str) -> Tensor:
@@ -43,15 +44,26 @@ def frame_iou(logits: Tensor,  # raw scores [N,H,W] / [N,1,H,W] / [B,T,1,H,W]
               eps: float = 1e-7) -> Tensor:
     "AVSBench's per-frame IoU `[N]`: strict σ(z) > 0.5; an empty-GT frame scores its fraction of background pixels."
     z, g = _binary_pair(logits, gt)
-    return _frame_iou(torch.sigmoid(z), g, eps)
+    return binary_iou(torch.sigmoid(z) > 0.5, g, eps=eps)
 
-def _frame_iou(p, g, eps=1e-7):
-    m = (p > 0.5).float()
-    inter, union = (m * g).sum((1, 2)), torch.maximum(m, g).sum((1, 2))
-    hw, empty = g.shape[1] * g.shape[2], g.sum((1, 2)) == 0
+EMPTY_RULES = ('background', 'match')
+
+def binary_iou(m: Tensor,                 # predicted masks [..., H, W] (bool or {0,1})
+               g: Tensor,                 # ground truth [..., H, W] in [0,1], same shape
+               empty: str = 'background', # the score of an empty-GT frame (`EMPTY_RULES`)
+               eps: float = 1e-7) -> Tensor:
+    """The one IoU of the kit, over the last two dims: Σ m·g / (Σ max(m, g) + eps). An empty-GT frame scores, by `empty`,
+    'background' (AVSBench: the fraction of pixels predicted background, /(H·W + eps)) or 'match' (1 if the prediction is
+    empty too, else 0; no eps: the analyses' rule for an object's own mask)."""
+    if empty not in EMPTY_RULES: raise ValueError(f"`empty`={empty!r}: one of {', '.join(EMPTY_RULES)}")
+    if m.shape != g.shape: raise ValueError(f"`m` {tuple(m.shape)} and `g` {tuple(g.shape)} must have the same shape")
+    m, g = m.float(), g.float()
+    inter, union = (m * g).sum((-2, -1)), torch.maximum(m, g).sum((-2, -1))
+    if empty == 'match': return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
+    hw, none = g.shape[-2] * g.shape[-1], g.sum((-2, -1)) == 0
     # empty GT: g == 0 everywhere (g >= 0), so sum (1-g)(1-m) = H*W - sum m, exactly (integers in float32)
-    inter = torch.where(empty, hw - m.sum((1, 2)), inter)
-    union = torch.where(empty, torch.full_like(union, hw), union)
+    inter = torch.where(none, hw - m.sum((-2, -1)), inter)
+    union = torch.where(none, torch.full_like(union, hw), union)
     return inter / (union + eps)
 
 def mask_iou(logits: Tensor, gt: Tensor, eps: float = 1e-7) -> float:
@@ -99,7 +111,7 @@ def _binary_stats(z: Tensor, g: Tensor, num: int = NUM_THRESHOLDS, beta2: float 
     ious, curves = [], []
     for s in range(0, n, step):                                  # chunks of frames bound the memory, not a threshold loop
         p, gc = torch.sigmoid(z[s:s + step]), g[s:s + step]
-        ious.append(_frame_iou(p, gc, eps))
+        ious.append(binary_iou(p > 0.5, gc, eps=eps))
         curves.append(_f_curve_probs(p.flatten(1), gc.flatten(1), th, beta2))
     iou, curve = torch.cat(ious), torch.cat(curves)
     nonempty = g.flatten(1).sum(1) != 0

@@ -13,7 +13,8 @@ from ..core import load_json, resolve_path
 from ..core import SAMPLE_RATE as SR
 from .results import compare, describe, write_analysis, _pm, md_header
 from .tables import setup_text
-from .runs import (open_run, load_predictions, instance_masks, _iou,
+from ..metrics import binary_iou
+from .runs import (open_run, load_predictions, instance_masks,
                                        checkpoint_mtime, cached_json)
 
 # %% auto #0
@@ -65,12 +66,13 @@ def _swap_frames(model, cfg, root, data, objects, pairs, idx, p_all) -> pd.DataF
     p_swap = _predict_masks(model, cfg, sub, mel_swap)
     inst = instance_masks(root, cfg.subset, objects, sub.names, cfg.img_size)
     rows = []
+    iou = lambda p, m: float(binary_iou(p, m, empty='match'))    # one object's mask: absent and predicted absent = 1
     for k, n in enumerate(sub.names):
         a, b, fr = pairs[n]
         for t in fr:
             ma, mb = inst[n][a, t], inst[n][b, t]
-            rows.append(dict(name=n, frame=t, iou_a_orig=float(_iou(p_orig[k, t], ma)), iou_b_orig=float(_iou(p_orig[k, t], mb)),
-                             iou_a_swap=float(_iou(p_swap[k, t], ma)), iou_b_swap=float(_iou(p_swap[k, t], mb))))
+            rows.append(dict(name=n, frame=t, iou_a_orig=iou(p_orig[k, t], ma), iou_b_orig=iou(p_orig[k, t], mb),
+                             iou_a_swap=iou(p_swap[k, t], ma), iou_b_swap=iou(p_swap[k, t], mb)))
     return pd.DataFrame(rows)
 
 def _swap_summary(df: pd.DataFrame) -> dict:

@@ -10,7 +10,8 @@ import pandas as pd
 import torch
 from ..core import resolve_path
 from .results import METHODS, describe, pick_runs, save_figure
-from .runs import open_run, clip_scores, figure_clips, _iou
+from ..metrics import binary_iou
+from .runs import open_run, clip_scores, figure_clips
 
 # %% auto #0
 __all__ = ['pick_clips', 'qualitative_grid', 'ddim_trajectory', 'training_curves', 'figure_report']
@@ -31,7 +32,7 @@ def _clip_rows(clip: dict, name: str, preds: dict) -> list:
     rows = [('frames', fr), ('ground truth', gt)]
     for k, (pn, pm_) in preds.items():
         p = pm_[pn.index(name)]
-        rows.append((f"{k} (J {float(_iou(p, gt).mean()) * 100:.0f})", p))
+        rows.append((f"{k} (J {float(binary_iou(p, gt).mean()) * 100:.0f})", p))
     return rows
 
 def qualitative_grid(runs: dict, # label -> run folder (same subset and test split), e.g. {'E-D': ..., 'CL-CLDM': ...}

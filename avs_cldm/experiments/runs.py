@@ -80,11 +80,6 @@ def denormalise(frames: torch.Tensor) -> np.ndarray:
     return (x.movedim(-3, -1) * 255).round().to(torch.uint8).numpy()
 
 # %% ../../nbs/14d_runs.ipynb #fa399fd9
-def _iou(p: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
-    "IoU of boolean masks over the last two dims."
-    inter, union = (p & m).sum((-2, -1)).float(), (p | m).sum((-2, -1)).float()
-    return torch.where(union > 0, inter / union.clamp(min=1), torch.ones_like(union))
-
 def clip_scores(run) -> pd.DataFrame:
     "Per test clip of a run: name, category, mean frame IoU (J), frames (from per_frame.csv)."
     pf = pd.read_csv(Path(run) / 'per_frame.csv')
