@@ -3,12 +3,16 @@ compare every table and JSON file byte for byte.
 
     .venv/bin/python tools/render_check.py reports/runs --preset quick --before 01bc32c [--after .] [--keep DIR]
 
-Each side gets a fresh copy of the runs at the same temporary path (so paths written into the reports agree, and no
-side reads the analysis caches the other wrote), stamped with that side's `code_version` (a run is "finished" only for
-the code that made it: the check asks what the other code renders from the *same* runs, not whether it would retrain
-them), and renders the report notebooks (`experiments.index.REPORT_NOTEBOOKS`) with its own package and notebooks.
-`--before`/`--after` take a git revision (checked out in a temporary worktree, with this checkout's data/ linked in)
-or `.` for the working tree. Exit status 0: identical; 1: some table or JSON differs (listed); 2: a render failed.
+Both sides render the runs where they are (a run's record holds its folder, so a moved run is not "finished"), each
+from the same pristine state: the runs are copied aside first, and after each side every file is put back as it was (no
+side reads the analysis caches the other wrote, and the runs end as they began); the runs' own analysis caches are
+removed before each side renders, so that both compute the audio swap, generalisation and MI themselves. Each side stamps the runs with its own
+`code_version` first (a run is "finished" only for the code that made it: the check asks what the other code renders
+from the *same* runs, not whether it would retrain them) and renders the report notebooks
+(`experiments.index.REPORT_NOTEBOOKS`) with its own package and notebooks into the same temporary folder, so paths
+written into the reports agree. `--before`/`--after` take a git revision (checked out in a temporary worktree, with
+this checkout's data/ linked in) or `.` for the working tree. Exit status 0: identical; 1: some table or JSON differs
+(listed); 2: a render failed. Needs free disk for one copy of the runs.
 """
 from __future__ import annotations
 import argparse, filecmp, json, os, shutil, subprocess, sys, tempfile
@@ -18,16 +22,29 @@ ROOT = Path(__file__).resolve().parents[1]
 PY = ROOT / '.venv' / 'bin' / 'python'
 COMPARED = ('.md', '.json', '.csv')
 NOTEBOOKS = ('tables', 'figures', 'failure_cases', 'mi_analysis')
+CACHES = ('audio_swap.json', 'generalisation.json', 'mi.json')   # experiments.runs.cached_json files in a run folder
 
 
-def checkout(rev: str, tmp: Path) -> Path:
-    "The source tree of `rev`: this checkout for '.', else a detached git worktree under `tmp` with data/ linked in."
-    if rev == '.': return ROOT
-    dest = tmp / f'src-{rev}'
-    subprocess.run(['git', 'worktree', 'add', '--detach', '-q', str(dest), rev], cwd=ROOT, check=True)
+def checkout(rev: str, dest: Path) -> Path:
+    """The source tree of `rev` at `dest`: a detached git worktree, or for '.' a copy of the working tree's files (tracked
+    and untracked, not ignored), with this checkout's data/ linked in. Both sides use the same `dest`, one after the
+    other, so that every path a report writes is the same string on both sides."""
+    if rev == '.':
+        files = subprocess.run(['git', 'ls-files', '-co', '--exclude-standard', '-z'], cwd=ROOT, check=True,
+                               capture_output=True, text=True).stdout.split('\0')
+        for f in filter(None, files):
+            if (ROOT / f).is_file():
+                (dest / f).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(ROOT / f, dest / f)
+    else: subprocess.run(['git', 'worktree', 'add', '--detach', '-q', str(dest), rev], cwd=ROOT, check=True)
     for p in (ROOT / 'data').iterdir():                     # caches, composed benchmark, weights: shared, read-only use
-        if not (dest / 'data' / p.name).exists(): (dest / 'data' / p.name).symlink_to(p)
+        if not (dest / 'data' / p.name).exists(): (dest / 'data' / p.name).symlink_to(p.resolve())
     return dest
+
+
+def drop(src: Path, rev: str):
+    "Remove a tree made by `checkout`."
+    if rev != '.': subprocess.run(['git', 'worktree', 'remove', '--force', str(src)], cwd=ROOT, capture_output=True)
+    shutil.rmtree(src, ignore_errors=True)
 
 
 def _env(src: Path) -> dict:
@@ -45,10 +62,33 @@ def stamp(runs: Path, src: Path):
     return v
 
 
-def render(src: Path, runs: Path, out: Path, preset: str, notebooks) -> dict:
+def recorded_out_dir(runs: Path) -> str:
+    "The `out_dir` the runs were trained with (as their config.json records it); they must all agree."
+    dirs = {json.loads(c.read_text()).get('out_dir') for c in runs.glob('*/config.json')}
+    if len(dirs) != 1: raise SystemExit(f'render_check: {runs}: runs recorded with several out_dir values {sorted(map(str, dirs))}')
+    return dirs.pop()
+
+
+def place(runs: Path, src: Path, out_dir: str) -> Path | None:
+    "Make `out_dir` (relative to `src`, as the runs record it) lead to `runs`; returns a link made for the purpose."
+    target = Path(out_dir) if Path(out_dir).is_absolute() else src / out_dir
+    if target.exists() and target.resolve() == runs.resolve(): return None
+    if target.exists() or target.is_symlink():
+        raise SystemExit(f'render_check: {target} exists and is not {runs}: the runs record out_dir={out_dir!r}')
+    target.parent.mkdir(parents=True, exist_ok=True); target.symlink_to(runs, target_is_directory=True)
+    return target
+
+
+def restore(runs: Path, pristine: Path):
+    "Put `runs` back exactly as `pristine` holds it (files written since removed, changed ones copied back)."
+    shutil.rmtree(runs)
+    shutil.copytree(pristine, runs, symlinks=True)
+
+
+def render(src: Path, runs: str, out: Path, preset: str, notebooks) -> dict:
     "Execute the report notebooks of `src` on `runs` into `out`; {notebook: seconds or error}."
     code = ('import json, sys; from avs_cldm.experiments.index import run_notebooks; '
-            f'print(json.dumps(run_notebooks({preset!r}, {str(runs)!r}, {str(out)!r}, {tuple(notebooks)!r}, progress=False)))')
+            f'print(json.dumps(run_notebooks({preset!r}, {runs!r}, {str(out)!r}, {tuple(notebooks)!r}, progress=False)))')
     r = subprocess.run([str(PY), '-c', code], cwd=src, env=_env(src), capture_output=True, text=True)
     if r.returncode: return {'*': r.stderr[-2000:]}
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -71,6 +111,8 @@ def main(argv=None) -> int:
     ap.add_argument('--before', required=True, help="git revision, or '.' for the working tree")
     ap.add_argument('--after', default='.', help="git revision, or '.' for the working tree (default)")
     ap.add_argument('--notebooks', nargs='+', default=list(NOTEBOOKS))
+    ap.add_argument('--reuse-caches', action='store_true',
+                    help="let both sides read the runs' analysis caches (audio swap, generalisation, MI) instead of recomputing")
     ap.add_argument('--keep', type=Path, help='copy both renders here (before/, after/) for inspection')
     a = ap.parse_args(argv)
     runs = a.runs.resolve()
@@ -78,20 +120,27 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix='render_check_'))
     trees, status = [], 0
     try:
-        outs = {}
+        outs, pristine, out_dir = {}, tmp / 'pristine', recorded_out_dir(runs)
+        shutil.copytree(runs, pristine, symlinks=True)
         for side, rev in (('before', a.before), ('after', a.after)):
-            src = checkout(rev, tmp)
-            if src != ROOT: trees.append(src)
-            work, out = tmp / 'runs', tmp / 'report'
-            shutil.copytree(runs, work, ignore=shutil.ignore_patterns('.stale', '*.lock'))
-            v = stamp(work, src)
-            t = render(src, work, out, a.preset, a.notebooks)
+            src = checkout(rev, tmp / 'src'); trees.append((src, rev))
+            out, link = tmp / 'report', place(runs, src, out_dir)
+            try:
+                v = stamp(runs, src)
+                if not a.reuse_caches:                       # each side computes the analyses itself
+                    for c in CACHES:
+                        for f in runs.glob(f'*/{c}'): f.unlink()
+                t = render(src, out_dir, out, a.preset, a.notebooks)
+            finally:
+                restore(runs, pristine)
+                if link is not None: link.unlink()
+                drop(src, rev); trees.remove((src, rev))
             print(f'{side} ({rev}, code {v}): ' + ', '.join(f'{k} {x}' if not isinstance(x, str) else f'{k} FAILED' for k, x in t.items()))
             bad = {k: x for k, x in t.items() if isinstance(x, str)}
             if bad:
                 for k, x in bad.items(): print(f'  {k}: {x}', file=sys.stderr)
                 return 2
-            shutil.rmtree(work); outs[side] = out.rename(tmp / side)
+            outs[side] = out.rename(tmp / side)
         r = compare(outs['before'], outs['after'])
         print(f"{r['same']} files identical; {len(r['differ'])} differ; "
               f"{len(r['only_before'])} only before; {len(r['only_after'])} only after")
@@ -101,7 +150,7 @@ def main(argv=None) -> int:
             for side, o in outs.items(): shutil.copytree(o, a.keep / side, dirs_exist_ok=True)
         status = 0 if not (r['differ'] or r['only_before'] or r['only_after']) else 1
     finally:
-        for t in trees: subprocess.run(['git', 'worktree', 'remove', '--force', str(t)], cwd=ROOT, capture_output=True)
+        for src, rev in trees: drop(src, rev)
         shutil.rmtree(tmp, ignore_errors=True)
     return status
 

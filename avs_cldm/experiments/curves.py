@@ -61,9 +61,10 @@ def _curves_lines(rows: pd.DataFrame, std_steps: int, long_steps: int) -> list:
          f"Standard runs (`TRAIN_SIZE`, the tables): {std_steps} steps; curve runs (`LONG_TRAIN_SIZE`): {long_steps} steps. "
          f"Plateau target: a standard run reaches ≥ {PLATEAU:.0%} of the test J of the 4×-steps run.", '',
          *md_header(['method', 'subset', 'seed', 'J standard', 'J 4× steps', 'ratio', 'plateau reached'])]
+    num = lambda x, d: f'{x:.{d}f}' if np.isfinite(x) else '—'          # no standard run of this seed yet: a dash
     for _, r in rows.iterrows():
         ok = '—' if not np.isfinite(r.ratio) else ('yes' if r.ratio >= PLATEAU else 'no')
-        L.append(f"| {r.method} | {r.subset} | {r.seed} | {r.J_standard:.1f} | {r.J_long:.1f} | {r.ratio:.2f} | {ok} |")
+        L.append(f"| {r.method} | {r.subset} | {r.seed} | {num(r.J_standard, 1)} | {num(r.J_long, 1)} | {num(r.ratio, 2)} | {ok} |")
     return L + ['', '![curves](curves.png)', '']
 
 def _steps(entries: list) -> int:

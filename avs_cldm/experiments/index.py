@@ -170,7 +170,8 @@ def run_notebooks(preset: str, runs_dir='reports/runs', out='reports', names=REP
             pm.execute_notebook(str(nbs / f'{n}.ipynb'), str(out / 'notebooks' / f'{n}.ipynb'), cwd=str(nbs), kernel_name='python3',
                                 parameters=dict(preset=preset, runs_dir=str(runs_dir), out_dir=str(out)), progress_bar=False)
             done[n] = round(time.time() - t, 1)
-        except Exception as e: done[n] = f'{type(e).__name__}: {str(e)[:300]}'
+        except Exception as e:      # a notebook's error: its exception and message, not papermill's banner around them
+            done[n] = f"{getattr(e, 'ename', type(e).__name__)}: {str(getattr(e, 'evalue', e))[:300]}"
     return done
 
 def make_report(preset: str = 'quick',         # a GRID_PRESETS name
