@@ -54,7 +54,7 @@ def _env(src: Path) -> dict:
 
 
 def stamp(runs: Path, src: Path):
-    "Write `src`'s code_version into every run's config.json (in the temporary copy only)."
+    "Write `src`'s code_version into every run's config.json (`main` puts the runs back afterwards); returns it."
     v = subprocess.run([str(PY), '-c', 'from avs_cldm.core import code_version; print(code_version())'], cwd=src,
                        env=_env(src), check=True, capture_output=True, text=True).stdout.strip()
     for c in runs.glob('*/config.json'):
@@ -80,7 +80,7 @@ def place(runs: Path, src: Path, out_dir: str) -> Path | None:
 
 
 def restore(runs: Path, pristine: Path):
-    "Put `runs` back exactly as `pristine` holds it (files written since removed, changed ones copied back)."
+    "Put `runs` back exactly as `pristine` holds it (replaced by a fresh copy)."
     shutil.rmtree(runs)
     shutil.copytree(pristine, runs, symlinks=True)
 
@@ -96,8 +96,8 @@ def render(src: Path, runs: str, out: Path, preset: str, notebooks) -> dict:
 
 def compare(a: Path, b: Path) -> dict:
     "{'differ': [...], 'only_before': [...], 'only_after': [...], 'same': n} over the compared files."
-    fa = {p.relative_to(a) for p in a.rglob('*') if p.suffix in COMPARED and 'notebooks' not in p.parts}
-    fb = {p.relative_to(b) for p in b.rglob('*') if p.suffix in COMPARED and 'notebooks' not in p.parts}
+    files = lambda root: {p.relative_to(root) for p in root.rglob('*') if p.suffix in COMPARED and 'notebooks' not in p.parts}
+    fa, fb = files(a), files(b)
     common = sorted(fa & fb)
     differ = [str(p) for p in common if not filecmp.cmp(a / p, b / p, shallow=False)]
     return dict(differ=differ, only_before=sorted(map(str, fa - fb)), only_after=sorted(map(str, fb - fa)),
@@ -118,12 +118,12 @@ def main(argv=None) -> int:
     runs = a.runs.resolve()
     if not any(runs.glob('*/metrics.json')): ap.error(f'{a.runs}: no finished runs (no */metrics.json)')
     tmp = Path(tempfile.mkdtemp(prefix='render_check_'))
-    trees, status = [], 0
+    status = 0
     try:
         outs, pristine, out_dir = {}, tmp / 'pristine', recorded_out_dir(runs)
         shutil.copytree(runs, pristine, symlinks=True)
         for side, rev in (('before', a.before), ('after', a.after)):
-            src = checkout(rev, tmp / 'src'); trees.append((src, rev))
+            src = checkout(rev, tmp / 'src')
             out, link = tmp / 'report', place(runs, src, out_dir)
             try:
                 v = stamp(runs, src)
@@ -134,7 +134,7 @@ def main(argv=None) -> int:
             finally:
                 restore(runs, pristine)
                 if link is not None: link.unlink()
-                drop(src, rev); trees.remove((src, rev))
+                drop(src, rev)
             print(f'{side} ({rev}, code {v}): ' + ', '.join(f'{k} {x}' if not isinstance(x, str) else f'{k} FAILED' for k, x in t.items()))
             bad = {k: x for k, x in t.items() if isinstance(x, str)}
             if bad:
@@ -150,8 +150,8 @@ def main(argv=None) -> int:
             for side, o in outs.items(): shutil.copytree(o, a.keep / side, dirs_exist_ok=True)
         status = 0 if not (r['differ'] or r['only_before'] or r['only_after']) else 1
     finally:
-        for src, rev in trees: drop(src, rev)
         shutil.rmtree(tmp, ignore_errors=True)
+        subprocess.run(['git', 'worktree', 'prune'], cwd=ROOT, capture_output=True)   # a checkout that failed half-way
     return status
 
 
