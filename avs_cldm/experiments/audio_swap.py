@@ -18,8 +18,8 @@ from .runs import (open_run, load_predictions, instance_masks,
                                        checkpoint_mtime, cached_json)
 
 # %% auto #0
-__all__ = ['SWAP_VERSION', 'SWAP_SEED_STD', 'SWAP_CLAIMS', 'SWAP_RULE', 'SWAP_METHODS', 'swap_pairs', 'audio_swap',
-           'audio_dependence']
+__all__ = ['SWAP_VERSION', 'SWAP_SEED_STD', 'SWAP_CLAIMS', 'SWAP_RULE', 'SWAP_METHODS', 'SWAP_CLIPS', 'swap_pairs', 'audio_swap',
+           'swap_runs', 'audio_dependence']
 
 # %% ../../nbs/14e_audio_swap.ipynb #111f8efc
 def swap_pairs(objects: dict, names: list, T: int = 5) -> dict:
@@ -140,13 +140,18 @@ SWAP_RULE = ('Rule as for the tables (2 standard errors over seeds); with fewer 
              'of `dependence` is taken as {seed_std:g} (measured for this run size).')
 
 SWAP_METHODS = ('E-D', 'LDM', 'CL-CLDM', 'E-D oracle', 'E-D silent')   # the claims' rows and the audio controls
+SWAP_CLIPS = 100   # the report's test size per run (tables.ipynb's `swap_clips`; make_report computes it ahead, 14i)
+
+def swap_runs(results: pd.DataFrame, methods=SWAP_METHODS) -> pd.DataFrame:
+    "The runs the test covers: one line per finished run of `methods` (None for all) that has a checkpoint."
+    runs = _runs_of(results)
+    if methods is not None: runs = runs[runs.method.isin(methods)]
+    return runs[runs.run.map(lambda r: (Path(r) / 'checkpoint.pt').is_file()).astype(bool)]
 
 def _swap_runs(results: pd.DataFrame, max_clips: int, progress: bool, methods=SWAP_METHODS) -> pd.DataFrame:
     "The test of every run with a checkpoint (of `methods`, None for all), one row per run."
-    runs, recs = _runs_of(results), []
-    if methods is not None: runs = runs[runs.method.isin(methods)]
-    for _, r in tqdm(list(runs.iterrows()), desc='audio swap', disable=not progress, unit='run'):
-        if not (Path(r.run) / 'checkpoint.pt').exists(): continue
+    recs = []
+    for _, r in tqdm(list(swap_runs(results, methods).iterrows()), desc='audio swap', disable=not progress, unit='run'):
         recs.append(dict(r, **{k: v for k, v in audio_swap(r.run, max_clips).items() if k not in ('key', 'run', 'subset')}))
     df = pd.DataFrame(recs)
     if df.empty: raise ValueError('audio_dependence: no run with a checkpoint among the results')

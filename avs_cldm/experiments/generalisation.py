@@ -14,7 +14,7 @@ from .tables import setup_text
 from .runs import open_run, checkpoint_mtime, cached_json
 
 # %% auto #0
-__all__ = ['GEN_SPLITS', 'GEN_VERSION', 'GEN_ROWS', 'split_scores', 'generalisation']
+__all__ = ['GEN_SPLITS', 'GEN_VERSION', 'GEN_ROWS', 'split_scores', 'generalisation_runs', 'generalisation']
 
 # %% ../../nbs/14j_generalisation.ipynb #9e0a1b05
 GEN_SPLITS = ('test', 'test_seen', 'test_sprites')
@@ -44,12 +44,15 @@ def split_scores(run, splits=GEN_SPLITS, cache: bool = True) -> dict:
     return cached_json(run / 'generalisation.json', key, lambda: _split_scores(run, splits), cache)['scores']
 
 # %% ../../nbs/14j_generalisation.ipynb #9e0a1b09
+def generalisation_runs(results: pd.DataFrame) -> pd.DataFrame:
+    "The runs the page covers: one line of `results` per finished Table I run of `GEN_ROWS` that has a checkpoint."
+    sub = results[(results.table == 'I') & (results.status == 'done') & results.row.isin(list(GEN_ROWS))].drop_duplicates('run')
+    return sub[sub.run.map(lambda r: (Path(r) / 'checkpoint.pt').is_file()).astype(bool)]
+
 def _gen_runs(results: pd.DataFrame, progress: bool) -> pd.DataFrame:
     "One row per finished Table I run with its J on each split and the two gaps."
-    sub = results[(results.table == 'I') & (results.status == 'done') & results.row.isin(list(GEN_ROWS))]
     recs = []
-    for _, r in tqdm(list(sub.drop_duplicates('run').iterrows()), desc='generalisation', disable=not progress, unit='run'):
-        if not (Path(r.run) / 'checkpoint.pt').is_file(): continue
+    for _, r in tqdm(list(generalisation_runs(results).iterrows()), desc='generalisation', disable=not progress, unit='run'):
         sc = split_scores(r.run)
         J = {s: (sc[s]['J'] if sc.get(s) else np.nan) for s in GEN_SPLITS}
         recs.append(dict(name=r['name'], run=r.run, subset=r.subset, seed=r.seed, method=GEN_ROWS[r.row],

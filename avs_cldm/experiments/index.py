@@ -13,10 +13,11 @@ from ..core import load_json, save_json, resolve_path, project_root, in_test
 from .grid import GRID_PRESETS, grid_configs, run_grid
 from .results import collect, describe, run_summary, save_text, md_header, _rel
 from .tables import setup_text
+from .audio_swap import SWAP_CLIPS
 
 # %% auto #0
 __all__ = ['REPORT_NOTEBOOKS', 'temp_folder', 'remove_temp_folders', 'notebook_grid', 'run_seconds', 'write_index',
-           'write_reports_index', 'run_notebooks', 'make_report']
+           'write_reports_index', 'run_notebooks', 'warm_analyses', 'make_report']
 
 # %% ../../nbs/14i_report.ipynb #cd6e7cb4
 REPORT_NOTEBOOKS = ('tables', 'figures', 'failure_cases', 'mi_analysis')
@@ -174,6 +175,40 @@ def run_notebooks(preset: str, runs_dir='reports/runs', out='reports', names=REP
             done[n] = f"{getattr(e, 'ename', type(e).__name__)}: {str(getattr(e, 'evalue', e))[:300]}"
     return done
 
+def _warm_one(job) -> str:
+    "One analysis cache: '' when done, else the error."
+    kind, run, clips = job
+    try:
+        if kind == 'generalisation':
+            from avs_cldm.experiments.generalisation import split_scores; split_scores(run)
+        else:
+            from avs_cldm.experiments.audio_swap import audio_swap; audio_swap(run, clips)
+        return ''
+    except Exception as e: return f'{kind} {run}: {type(e).__name__}: {str(e)[:200]}'
+
+def warm_analyses(entries: list, jobs: int = 2, swap_clips: int = SWAP_CLIPS, progress: bool = True) -> list:
+    """Compute the per-run caches the tables notebook reads (the generalisation splits and the audio-swap test), `jobs`
+    processes at a time with one thread each; returns the errors (the notebook then computes those and reports)."""
+    import json
+    from concurrent.futures import ThreadPoolExecutor
+    from avs_cldm.experiments.audio_swap import swap_runs
+    from avs_cldm.experiments.generalisation import generalisation_runs
+    res = collect(entries)
+    todo = [('generalisation', str(r), 0) for r in generalisation_runs(res).run] + \
+           [('swap', str(r), swap_clips) for r in swap_runs(res).run]          # the longer generalisation runs first
+    if not todo: return []
+    if jobs <= 1: return [e for e in map(_warm_one, todo) if e]
+    code = ('import json, sys, torch; torch.set_num_threads(1); from avs_cldm.experiments.index import _warm_one; '
+            'print(json.dumps([_warm_one(j) for j in json.loads(sys.argv[1])]))')
+    env = dict(os.environ, OMP_NUM_THREADS='1')
+    def worker(chunk):          # one process per worker, its share of the jobs one after the other
+        r = subprocess.run([sys.executable, '-c', code, json.dumps(chunk)], capture_output=True, text=True, env=env)
+        if r.returncode: return [f'worker exited {r.returncode}: {r.stderr.strip()[-300:]}']
+        return json.loads(r.stdout.strip().splitlines()[-1])
+    if progress: print(f'analyses: {len(todo)} caches, {jobs} at a time')
+    with ThreadPoolExecutor(jobs) as ex: outs = list(ex.map(worker, [todo[i::jobs] for i in range(jobs)]))
+    return [e for o in outs for e in o if e]
+
 def make_report(preset: str = 'quick',         # a GRID_PRESETS name
                 runs_dir='reports/runs',       # where the runs are trained
                 out='',                        # the report folder ('' -> reports/<preset>)
@@ -194,7 +229,12 @@ def make_report(preset: str = 'quick',         # a GRID_PRESETS name
         print(s.groupby('status').seconds.agg(['count', 'sum']).to_string())
     t_grid = time.time() - t0
     names = list(notebooks) if preset != 'curve' else []          # curve: its own page instead
-    nb_times = run_notebooks(preset, runs_dir, out_name, names) if names else {}
+    nb_times = {}
+    if 'tables' in names:                                          # its per-run analyses, two runs at a time
+        t = time.time(); errs = warm_analyses(entries, min(2, os.cpu_count() or 1) if jobs is None else jobs)
+        for e in errs: print('analysis cache not computed ahead:', e)
+        nb_times['analyses'] = round(time.time() - t, 1)
+    if names: nb_times.update(run_notebooks(preset, runs_dir, out_name, names))
     if preset == 'curve':
         from avs_cldm.experiments.curves import learning_curves
         t = time.time(); learning_curves(runs_dir, out / 'curves'); nb_times['curves'] = round(time.time() - t, 1)
