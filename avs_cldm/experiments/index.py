@@ -4,7 +4,7 @@
 
 # %% ../../nbs/14i_report.ipynb #71648a5c
 from __future__ import annotations
-import atexit, contextlib, os, re, subprocess, sys, tempfile, time
+import atexit, contextlib, json, os, re, subprocess, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import pandas as pd
@@ -13,7 +13,8 @@ from ..core import load_json, save_json, resolve_path, project_root, in_test
 from .grid import GRID_PRESETS, grid_configs, run_grid
 from .results import collect, describe, run_summary, save_text, md_header, _rel
 from .tables import setup_text
-from .audio_swap import SWAP_CLIPS
+from .audio_swap import SWAP_CLIPS, audio_swap, swap_runs
+from .generalisation import split_scores, generalisation_runs
 
 # %% auto #0
 __all__ = ['REPORT_NOTEBOOKS', 'temp_folder', 'remove_temp_folders', 'notebook_grid', 'run_seconds', 'write_index',
@@ -179,20 +180,15 @@ def _warm_one(job) -> str:
     "One analysis cache: '' when done, else the error."
     kind, run, clips = job
     try:
-        if kind == 'generalisation':
-            from avs_cldm.experiments.generalisation import split_scores; split_scores(run)
-        else:
-            from avs_cldm.experiments.audio_swap import audio_swap; audio_swap(run, clips)
+        if kind == 'generalisation': split_scores(run)
+        else: audio_swap(run, clips)
         return ''
     except Exception as e: return f'{kind} {run}: {type(e).__name__}: {str(e)[:200]}'
 
 def warm_analyses(entries: list, jobs: int = 2, swap_clips: int = SWAP_CLIPS, progress: bool = True) -> list:
     """Compute the per-run caches the tables notebook reads (the generalisation splits and the audio-swap test), `jobs`
     processes at a time with one thread each; returns the errors (the notebook then computes those and reports)."""
-    import json
     from concurrent.futures import ThreadPoolExecutor
-    from avs_cldm.experiments.audio_swap import swap_runs
-    from avs_cldm.experiments.generalisation import generalisation_runs
     res = collect(entries)
     todo = [('generalisation', str(r), 0) for r in generalisation_runs(res).run] + \
            [('swap', str(r), swap_clips) for r in swap_runs(res).run]          # the longer generalisation runs first
