@@ -11,7 +11,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
-from .core import resolve_path, save_json, load_json, atomic_write
+from .core import resolve_path, save_json, load_json, atomic_write, file_lock
 from .audio import (SAMPLE_RATE, MIN_SAMPLES, EXAMPLE_FRAMES, N_MELS, CLASS_SLOTS, build_audio_encoder,
                             log_mel, _logmel_on)
 from .augment import augment_wave, augment_mel
@@ -212,9 +212,13 @@ def ensure_audio_encoder(bank=None, split_seed: int = 0, folder='data/audio_enco
     if unknown: raise ValueError(f"ensure_audio_encoder: unknown parameter(s) {unknown}; known: {sorted(PRETRAIN)}")
     p = dict(PRETRAIN, **params)
     path = encoder_path(bank, split_seed, folder, **p)
-    if path.is_file() and path.with_suffix('.json').is_file():
-        load_encoder_weights(path)                      # checks the checksum
-        return path
+    with file_lock(path.parent / '.locks' / f'{path.stem}.lock'):   # two runs started together pretrain it once
+        if path.is_file() and path.with_suffix('.json').is_file():
+            load_encoder_weights(path)                  # checks the checksum
+            return path
+        return _pretrain_and_save(path, bank, split_seed, p, progress)
+
+def _pretrain_and_save(path, bank, split_seed, p, progress) -> Path:
     t0 = time.time()
     pools = recording_pools(bank, split_seed)
     enc, head, hist = pretrain_encoder(pools, progress=progress, **p)

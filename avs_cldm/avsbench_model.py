@@ -53,11 +53,14 @@ class FeatureFusionBlock(nn.Module):
         out = x if skip is None else x + self.resConfUnit1(skip)
         return F.interpolate(self.resConfUnit2(out), scale_factor=2, mode='bilinear', align_corners=True)
 
-def avsbench_head(channels: int = 256, n_cls: int = 1) -> nn.Sequential:
-    "AVSBench's `output_conv`: conv3x3 -> 128, bilinear x2 (align_corners=False), conv3x3 -> 32, ReLU, conv1x1 -> n_cls."
-    return nn.Sequential(nn.Conv2d(channels, 128, 3, padding=1),
+def avsbench_head(channels: int = 256, n_cls: int = 1, widths=None) -> nn.Sequential:
+    """AVSBench's `output_conv`: conv3x3 -> w1, bilinear x2 (align_corners=False), conv3x3 -> w2, ReLU, conv1x1 -> n_cls.
+    `widths` (w1, w2) default to channels/2, channels/8: AVSBench's 128 and 32 at its 256 channels, scaled alike below."""
+    mid, low = widths if widths is not None else (max(channels // 2, 1), max(channels // 8, 1))
+    if min(mid, low) < 1: raise ValueError(f"widths={widths!r}: two positive ints")
+    return nn.Sequential(nn.Conv2d(channels, mid, 3, padding=1),
                          nn.Upsample(scale_factor=2, mode='bilinear', align_corners=False),
-                         nn.Conv2d(128, 32, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(32, n_cls, 1))
+                         nn.Conv2d(mid, low, 3, padding=1), nn.ReLU(inplace=True), nn.Conv2d(low, n_cls, 1))
 
 # %% ../nbs/11a_avsbench_model.ipynb #a5cdde1f
 def avm_kl_loss(logits: torch.Tensor,     # [N, K, H, W] mask logits (K = 1 binary, K > 1 AVSS classes)
@@ -91,15 +94,17 @@ def _stages(name, stages):
 class AVSBenchModel(nn.Module):
     "AVSBench's TPAVI model ('E-D' of AVSBench, ECCV'22); `forward` as `AVSModel.forward`: logits and, in training, losses."
     def __init__(self, cfg: Config,
-                 channels: int = 256,                 # AVSBench's `channel`: projection / TPAVI / decoder width
+                 channels: int | None = None,         # AVSBench's `channel` (256): projection / TPAVI / decoder width; None: cfg.avsbench_channels
                  tpavi_stages=(0, 1, 2, 3),           # `--tpavi_stages` (audio-visual 'va' TPAVI only, as the scripts)
                  avm_weight: float | None = None,     # λ1 of the AVM loss; None: cfg.avm_weight if >= 0, else AVM_WEIGHTS[subset]
                  avm_stages=(0, 1, 2, 3),             # `--masked_av_stages`
-                 audio_weights: str = ''):            # resolved file for cfg.audio_weights='bank' (as build_model)
+                 audio_weights: str = '',             # resolved file for cfg.audio_weights='bank' (as build_model)
+                 head_widths=None):                   # output_conv's (w1, w2); None: channels/2, channels/8 (AVSBench's 128, 32 at 256)
         super().__init__()
         from avs_cldm.models import num_classes, build_audio   # here: `models` imports this module
         if cfg.subset not in SUBSETS: raise ValueError(f"subset: {cfg.subset!r} is not supported by AVSBenchModel; one of {SUBSETS}")
         if cfg.backbone not in BACKBONES: raise ValueError(f"backbone: unknown backbone {cfg.backbone!r}; one of {BACKBONES}")
+        if channels is None: channels = getattr(cfg, 'avsbench_channels', 256)
         if channels < 2: raise ValueError(f"channels={channels} must be >= 2")
         if avm_weight is None: avm_weight = getattr(cfg, 'avm_weight', None)
         if avm_weight is None or avm_weight < 0: avm_weight = AVM_WEIGHTS[cfg.subset]
@@ -118,7 +123,7 @@ class AVSBenchModel(nn.Module):
         for i in range(4): setattr(self, f'path{i + 1}', FeatureFusionBlock(channels))
         for i in self.tpavi_stages:   # the AVSS copy's audio Linear has no bias
             setattr(self, f'tpavi_b{i + 1}', TPAVI(channels, self.audio_dim, audio_bias=cfg.subset != 'AVSS'))
-        self.output_conv = avsbench_head(channels, self.n_cls)
+        self.output_conv = avsbench_head(channels, self.n_cls, head_widths)
 
     def train(self, mode=True):
         super().train(mode)
@@ -176,12 +181,18 @@ class AVSBenchModel(nn.Module):
     def forward(self, batch, feats=None, ddim_steps=None, generator=None, return_trajectory=False, audio_feats=None):
         B, T = batch['frames'].shape[:2]
         G, A, fm = self.encode(batch, feats, audio_feats)
-        logits = self.decode(G, fm)                       # at the backbone input's size (stride-4 features, x4)
+        N, target = B * T, 'labels' if self.n_cls > 1 else 'masks'
+        train = self.training and target in batch
+        valid = batch['valid'].flatten().bool() if 'valid' in batch else torch.ones(N, dtype=torch.bool, device=G[0].device)
+        if train and self.avm_weight == 0 and valid.any() and not valid.all():
+            # the decoder is per frame: in training only the supervised frames are decoded (the others' logits are 0,
+            # as AVSModel's); the loss and every gradient are those of decoding all frames. AVM reads every frame's mask.
+            lv = self.decode([g[valid] for g in G], None if fm is None else fm[valid])
+            logits = lv.new_zeros(N, *lv.shape[1:]).masked_scatter(valid[:, None, None, None], lv)
+        else:
+            logits = self.decode(G, fm)                   # at the backbone input's size (stride-4 features, x4)
         out = {'logits': logits.view(B, T, self.n_cls, *logits.shape[-2:])}
-        target = 'labels' if self.n_cls > 1 else 'masks'
-        if self.training and target in batch:
-            N = B * T
-            valid = batch['valid'].flatten().bool() if 'valid' in batch else torch.ones(N, dtype=torch.bool, device=logits.device)
+        if train:
             losses = {'seg': self.seg_loss(logits, batch, valid) if valid.any() else logits.sum() * 0}
             if self.avm_weight > 0:
                 losses['avm'] = avm_kl_loss(logits, [F.relu(G[s]) for s in self.avm_stages], [A[s] for s in self.avm_stages],

@@ -16,8 +16,8 @@ from torch import nn
 __all__ = ['CHOICES', 'PATH_FIELDS', 'EXECUTION_FIELDS', 'CODE_EXCLUDED', 'PRESETS', 'BANK_ONLY', 'PAPER_EPOCHS',
            'NOTEBOOK_EXTRAS', 'TMP_MARK', 'SAMPLE_RATE', 'IMAGENET_MEAN', 'IMAGENET_STD', 'ConfigError', 'project_root',
            'resolve_path', 'Config', 'code_version', 'make_config', 'notebook_config', 'set_determinism',
-           'seed_everything', 'atomic_write', 'clean_stale_temps', 'save_json', 'load_json', 'get_device', 'autocast',
-           'in_test', 'read_state_dict', 'load_checked']
+           'seed_everything', 'atomic_write', 'file_lock', 'clean_stale_temps', 'save_json', 'load_json', 'get_device',
+           'autocast', 'in_test', 'read_state_dict', 'load_checked']
 
 # %% ../nbs/00_core.ipynb #f2add41d
 CHOICES = dict(
@@ -101,6 +101,7 @@ class Config:
     detach_latent: bool = True         # z0 enters L_simple detached, so E_phi is not trained to shrink (paper silent)
     kl_weight: float = 1.0             # CVAE only
     avm_weight: float = -1.0           # method='avsbench': AVM loss weight; < 0 = AVSBench's (S4 0, MS3 0.5)
+    avsbench_channels: int = 256       # method='avsbench': AVSBench's `channel` (its head's 128/32 scale with it); cpu preset: 64 = head_channels
     phi_objective: str = 'ae'          # how E_phi learns in every row (paper silent): ae (mask autoencoder) | none (contrastive only)
     lambda_ae: float = 1.0             # weight of the mask-autoencoder term (phi_objective='ae')
     audio_aug: bool = False            # training-time audio augmentation (05a_augment)
@@ -138,7 +139,7 @@ class Config:
         if self.latent_img_size < 0 or self.latent_img_size % 32:
             raise ConfigError('latent_img_size', self.latent_img_size, "must be 0 (= img_size) or a positive multiple of 32")
         positive = ['epochs', 'batch_size', 'img_size', 'head_channels', 'num_frames', 'latent_dim',
-                    'diffusion_steps', 'ddim_steps', 'eps_hidden', 'cavp_min_pixels', 'f_batch_clips']
+                    'diffusion_steps', 'ddim_steps', 'eps_hidden', 'cavp_min_pixels', 'f_batch_clips', 'avsbench_channels']
         for name in positive:
             if getattr(self, name) <= 0: raise ConfigError(name, getattr(self, name), "must be > 0")
         for name in ['lr', 'tau']:
@@ -221,7 +222,7 @@ def code_version() -> str:
 # %% ../nbs/00_core.ipynb #83254c54
 PRESETS = dict(
     cpu=dict(img_size=128, batch_size=16, epochs=10, lr=1e-3, freeze_backbone=True, cache_features=True,
-             head_channels=64, audio_encoder='light', backbone='efficientnet_lite0', latent_img_size=64,
+             head_channels=64, avsbench_channels=64, audio_encoder='light', backbone='efficientnet_lite0', latent_img_size=64,
              cavp_min_pixels=64, deterministic=True, audio_weights='bank', audio_aug=True, image_aug=True,
              aug_views=1, lr_schedule='cosine', audio_feature='posterior'),
     paper=dict(img_size=224, batch_size=4, epochs=None, lr=1e-4, freeze_backbone=False, cache_features=False,
@@ -298,6 +299,18 @@ def atomic_write(path, suffix=None):
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
         raise
+
+@contextlib.contextmanager
+def file_lock(path):
+    """Hold an exclusive lock on the file `path` (created if needed; fcntl.flock) for the `with` body, waiting while
+    another process holds it. Callers build a shared file under it and look again once they hold it, so processes
+    started together (two grid workers) build it once instead of side by side."""
+    import fcntl
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, 'a') as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try: yield path
+        finally: fcntl.flock(f, fcntl.LOCK_UN)
 
 def clean_stale_temps(folder, recursive: bool = False) -> list:
     """Remove temp files that `atomic_write` calls of dead processes left in `folder` (a kill -9 between write and

@@ -10,7 +10,7 @@ import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
-from .core import Config, ConfigError, resolve_path, atomic_write, save_json, load_json, in_test
+from .core import Config, ConfigError, resolve_path, atomic_write, save_json, load_json, in_test, file_lock
 from .data.avsbench import (AVSDataset, check_layout, DataError, subset_dir, load_objects, clip_files, read_meta,
                                     clip_log_mel, get_spec, SR)
 from .models import audio_channels, num_classes, ORACLE_CLASSES
@@ -379,12 +379,15 @@ def split_data(cfg: Config, split: str, model: nn.Module, root: Path, augment=No
     "The cached `SplitData` of a split for `cfg` and `model`: each half built on first use, memory-mapped afterwards."
     ki, ka = split_keys(cfg, split, model, root, augment)
     pi, pa = cache_dir() / f'{ki}.pt', cache_dir() / f'{ka}.pt'
-    need_i, need_a = not pi.exists(), not pa.exists()
-    if need_i or need_a:
-        d = build_split_data(cfg, split, model, root, augment, progress, images=need_i, audio=need_a)
-        for need, path, keys in ((need_i, pi, IMAGE_FIELDS), (need_a, pa, AUDIO_FIELDS)):
-            if need:
-                with atomic_write(path) as tmp: torch.save({k: d[k] for k in keys}, tmp)
+    if not (pi.exists() and pa.exists()):
+        # one process builds a split's caches at a time; one that waited finds them written and reads them
+        with file_lock(cache_dir() / '.locks' / f'{cfg.dataset}-{cfg.subset}-{split}.lock'):
+            need_i, need_a = not pi.exists(), not pa.exists()
+            if need_i or need_a:
+                d = build_split_data(cfg, split, model, root, augment, progress, images=need_i, audio=need_a)
+                for need, path, keys in ((need_i, pi, IMAGE_FIELDS), (need_a, pa, AUDIO_FIELDS)):
+                    if need:
+                        with atomic_write(path) as tmp: torch.save({k: d[k] for k in keys}, tmp)
     di, da = torch.load(pi, weights_only=True, mmap=True), torch.load(pa, weights_only=True, mmap=True)
     if di['names'] != da['names']: raise ValueError(f"{pi.name} and {pa.name} hold other clips: delete them to rebuild")
     return SplitData(**{k: di[k] for k in IMAGE_FIELDS}, audio=da['audio'], audio_kind=da['audio_kind'])

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 from PIL import Image
-from ..core import project_root, resolve_path, save_json, load_json
+from ..core import project_root, resolve_path, save_json, load_json, file_lock
 from .assets import AssetBank, SR
 from .avsbench import clip_files, subset_dir, get_spec, label_to_colour, AVSS_NUM_CLASSES
 
@@ -413,6 +413,10 @@ def ensure_benchmark(root=None, subset: str = 'S4', bank: AssetBank = None, rebu
     "The composed `subset` under `root`: reused when finished with the same parameters, else built by `compose`."
     root = Path(root) if root else default_root()
     if subset not in SUBSET_IDS: raise ValueError(f"subset={subset!r}: one of {tuple(SUBSET_IDS)}")
+    with file_lock(root / '.locks' / f'compose-{subset}.lock'):   # two runs started together: one composes, one waits
+        return _ensure_benchmark(root, subset, bank, rebuild, **params)
+
+def _ensure_benchmark(root: Path, subset: str, bank, rebuild: bool, **params) -> Path:
     for p in root.glob(f'.compose-{subset}-*'):
         try: pid = int(p.name.rsplit('-', 1)[1])
         except ValueError: pid = -1

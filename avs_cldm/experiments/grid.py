@@ -14,9 +14,9 @@ from ..core import Config, make_config, load_json, save_json, resolve_path, proj
 from ..data.avsbench import SUBSETS
 
 # %% auto #0
-__all__ = ['ED', 'CVAE', 'LDM', 'CLCLDM', 'FROM_S4', 'GRID', 'SUBSET_ORDER', 'CLAIMS', 'TRAIN_SIZE', 'LONG_TRAIN_SIZE',
+__all__ = ['ED', 'CVAE', 'LDM', 'CLCLDM', 'AVSB', 'FROM_S4', 'GRID', 'SUBSET_ORDER', 'CLAIMS', 'TRAIN_SIZE', 'LONG_TRAIN_SIZE',
            'CURVE_EVERY', 'GRID_PRESETS', 'Row', 'GridEntry', 'grid_configs', 'is_finished', 'set_aside_stale',
-           'train_notebook', 'notebook_parameters', 'papermill_parameters', 'run_grid']
+           'train_notebook', 'notebook_parameters', 'papermill_parameters', 'run_cost', 'run_grid']
 
 # %% ../../nbs/14a_grid.ipynb #774a1229
 @dataclass
@@ -25,11 +25,13 @@ class Row:
     label: str
     params: dict
     paper: dict = field(default_factory=dict)
+    presets: tuple = ()     # the grid presets that train this row; () = every preset
 
 ED = dict(method='ed', contrastive='none')
 CVAE = dict(method='cvae', contrastive='none')
 LDM = dict(method='cldm', contrastive='none')
 CLCLDM = dict(method='cldm', contrastive='infonce')
+AVSB = dict(method='avsbench', contrastive='none')   # AVSBench's own model (11a); the contrastive fields do not apply
 FROM_S4 = '@S4'   # placeholder for init_from: the same row's S4 run (same seed), resolved by grid_configs
 
 def _pvt(s4, ms3): return {'S4': {'PVT': s4}, 'MS3': {'PVT': ms3}}
@@ -40,6 +42,9 @@ GRID = {
                    'uses an ImageNet EfficientNet-Lite0, frozen, at 128 px.',
               rows=[Row('E-D (AVSBench)', ED, {'S4': {'R50': (72.79, 0.848), 'PVT': (78.74, 0.879)},
                                                'MS3': {'R50': (47.88, 0.578), 'PVT': (54.00, 0.645)}}),
+                    Row('AVSBench (reimplemented)', AVSB, {'S4': {'R50': (72.79, 0.848), 'PVT': (78.74, 0.879)},
+                                                           'MS3': {'R50': (47.88, 0.578), 'PVT': (54.00, 0.645)}},
+                        presets=('quick3', 'full')),
                     Row('CL-CLDM', CLCLDM, {'S4': {'R50': (75.80, 0.869), 'PVT': (81.38, 0.902)},
                                             'MS3': {'R50': (49.77, 0.621), 'PVT': (58.18, 0.709)}})]),
     'II': dict(title='Ablation on the latent diffusion model', subsets=('S4', 'MS3'),
@@ -127,9 +132,10 @@ class GridEntry:
 
 def _lambda_label(lam): return f"λ2={lam:g}"
 
-def _table_rows(t: str, spec: dict) -> list:
-    "The rows of table `t` a preset trains: all of them, or for the λ2 sweep (MI) those of the preset's λ2 values."
-    rows = GRID[t]['rows']
+def _table_rows(t: str, spec: dict, preset: str = '') -> list:
+    """The rows of table `t` preset `preset` (spec `spec`) trains: those without `presets` or naming it, and for the λ2
+    sweep (MI) those of the preset's λ2 values."""
+    rows = [r for r in GRID[t]['rows'] if not r.presets or preset in r.presets]
     if t != 'MI': return rows
     wanted = {_lambda_label(l) for l in spec['lambdas']}
     return [r for r in rows if r.label in wanted]
@@ -163,7 +169,7 @@ def grid_configs(preset: str = 'quick', # quick | quick3 | full | long (`GRID_PR
         for t in tables:
             for subset in GRID[t]['subsets']:
                 if subset not in subsets: continue
-                for r in _table_rows(t, spec): add(r.params, subset, seed, (t, r.label, subset, seed))
+                for r in _table_rows(t, spec, preset): add(r.params, subset, seed, (t, r.label, subset, seed))
     return sorted(entries.values(), key=lambda e: (e.cfg.seed, SUBSET_ORDER[e.cfg.subset]))
 
 # %% ../../nbs/14a_grid.ipynb #3190be32
@@ -237,13 +243,24 @@ def _grid_summary(preset: str, df: pd.DataFrame, seconds: float) -> dict:
     return dict(preset=preset, n_runs=len(df), total_seconds=round(seconds, 1), trained=n('trained'), reused=n('reused'),
                 failed=n('failed'), runs=df.to_dict('records'))
 
+def run_cost(cfg: Config) -> float:
+    """A run's training time relative to a kit S4 run (measured on 2 cores, two runs at a time): the subsets but S4
+    decode every frame (about 1.6x), AVSBench's model has the wider full-size decoder (about 2x on S4, 3x elsewhere)."""
+    return (1.0 if cfg.subset == 'S4' else 1.6) * ((2.0 if cfg.subset == 'S4' else 3.0) if cfg.method == 'avsbench' else 1.0)
+
+def _longest_first(w: list) -> list:
+    """`w` with the longest runs (`run_cost`) first, so that the last run does not finish alone on one worker; the
+    second is the longest run of another subset where there is one, so that the first two runs (two workers) build
+    the feature caches of two subsets side by side instead of one waiting for the other's (`12a_pipeline`)."""
+    w = sorted(w, key=lambda e: -run_cost(e.cfg))       # stable: the grid's order otherwise
+    other = next((i for i, e in enumerate(w) if e.cfg.subset != w[0].cfg.subset), None) if w else None
+    return w if other in (None, 1) else [w[0], w[other]] + [e for i, e in enumerate(w[1:], 1) if i != other]
+
 def _waves(entries: list) -> list:
-    """The entries in waves: those initialised from another run's checkpoint (Table V) after every other entry. In each
-    wave the runs that decode every frame (all subsets but S4, about 1.6x an S4 run) go first, so that the longest run
-    does not finish the wave alone on one worker."""
+    """The entries in waves: those initialised from another run's checkpoint (Table V) after every other entry, each
+    wave in `_longest_first` order."""
     first = [e for e in entries if not e.cfg.init_from]
-    longest_first = lambda w: sorted(w, key=lambda e: e.cfg.subset == 'S4')     # stable: the grid's order otherwise
-    return [longest_first(w) for w in (first, [e for e in entries if e.cfg.init_from]) if w]
+    return [_longest_first(w) for w in (first, [e for e in entries if e.cfg.init_from]) if w]
 
 def run_grid(preset: str = 'quick', out_dir='reports/runs', base: dict | None = None,
              runner='papermill', # papermill | inprocess | a callable(cfg)

@@ -171,6 +171,7 @@ def describe(cfg) -> str:
     c = cfg if isinstance(cfg, Config) else Config.from_dict(cfg)
     control = f' {c.audio_feature}' if c.audio_feature in ('oracle', 'silent') else ''   # the audio controls (table C)
     if c.method == 'ed': return 'E-D' + control
+    if c.method == 'avsbench': return 'AVSBench' + control
     if c.method == 'cvae': return 'CVAE' + control
     s = {'none': 'LDM', 'infonce': 'CL-CLDM', 'cavp': 'LDM+CAVP', 'bcl': 'LDM+BCL'}[c.contrastive] + control
     if c.condition != 'audio_visual': s += f' c={c.condition}'

@@ -61,7 +61,16 @@ def _model_text(cfgs: list) -> str:
             f"{_fmt_set(c.img_size for c in cfgs)} px; head {_fmt_set(c.head_channels for c in cfgs)} channels; audio encoder "
             f"{_fmt_set(c.audio_encoder for c in cfgs)}; Adam lr {_fmt_set(c.lr for c in cfgs)}, batch "
             f"{_fmt_set(c.batch_size for c in cfgs)}; K = {_fmt_set(c.diffusion_steps for c in cfgs)}, DDIM "
-            f"{_fmt_set(c.ddim_steps for c in cfgs)} steps")
+            f"{_fmt_set(c.ddim_steps for c in cfgs)} steps" + _avsbench_text(cfgs))
+
+def _avsbench_text(cfgs: list) -> str:
+    "AVSBench's own model (method='avsbench'), where a table has it: its width and AVM loss."
+    av = [c for c in cfgs if c.method == 'avsbench']
+    if not av: return ''
+    from avs_cldm.avsbench_model import AVM_WEIGHTS
+    w = {c.subset: c.avm_weight if c.avm_weight >= 0 else AVM_WEIGHTS[c.subset] for c in av}
+    return (f"; AVSBench (reimplemented): AVSBench's projection and decoder at {_fmt_set(c.avsbench_channels for c in av)} "
+            f"channels (AVSBench: 256), AVM loss weight λ1 {', '.join(f'{s} {v:g}' for s, v in w.items())}")
 
 def _training_text(cfgs: list) -> str:
     ntr = _fmt_set(c.max_train_clips or 'all' for c in cfgs); nte = _fmt_set(c.max_test_clips or 'all' for c in cfgs)
