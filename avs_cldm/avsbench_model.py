@@ -11,13 +11,18 @@ from .audio import build_audio_encoder
 from .fusion import TPAVI
 
 # %% auto #0
-__all__ = ['SUBSETS', 'AVM_WEIGHTS', 'DILATIONS', 'DilatedProjection', 'ResidualConvUnit', 'FeatureFusionBlock', 'avsbench_head',
-           'avm_kl_loss', 'AVSBenchModel', 'build_avsbench_model']
+__all__ = ['SUBSETS', 'AVM_WEIGHTS', 'DILATIONS', 'avm_weight_of', 'DilatedProjection', 'ResidualConvUnit', 'FeatureFusionBlock',
+           'avsbench_head', 'avm_kl_loss', 'AVSBenchModel', 'build_avsbench_model']
 
 # %% ../nbs/11a_avsbench_model.ipynb #f8aa67ff
 SUBSETS = ('S4', 'MS3', 'AVSS', 'MSMI')
 AVM_WEIGHTS = dict(S4=0.0, MS3=0.5, AVSS=0.5, MSMI=0.5)   # train.sh lambda_1 (MSMI, not in AVSBench: as MS3)
 DILATIONS = (3, 6, 12, 18)
+
+def avm_weight_of(cfg, avm_weight: float | None = None) -> float:
+    "λ1 of the AVM loss: `avm_weight` if given, else cfg.avm_weight if >= 0, else AVSBench's for the subset (AVM_WEIGHTS)."
+    if avm_weight is None: avm_weight = cfg.avm_weight
+    return float(avm_weight if avm_weight >= 0 else AVM_WEIGHTS[cfg.subset])
 
 class DilatedProjection(nn.Module):
     "AVSBench's `Classifier_Module`: parallel 3x3 convs (bias; dilation = padding), N(0, std) weights, summed; no BN/activation."
@@ -104,11 +109,9 @@ class AVSBenchModel(nn.Module):
         from avs_cldm.models import num_classes, build_audio   # here: `models` imports this module
         if cfg.subset not in SUBSETS: raise ValueError(f"subset: {cfg.subset!r} is not supported by AVSBenchModel; one of {SUBSETS}")
         if cfg.backbone not in BACKBONES: raise ValueError(f"backbone: unknown backbone {cfg.backbone!r}; one of {BACKBONES}")
-        if channels is None: channels = getattr(cfg, 'avsbench_channels', 256)
+        if channels is None: channels = cfg.avsbench_channels
         if channels < 2: raise ValueError(f"channels={channels} must be >= 2")
-        if avm_weight is None: avm_weight = getattr(cfg, 'avm_weight', None)
-        if avm_weight is None or avm_weight < 0: avm_weight = AVM_WEIGHTS[cfg.subset]
-        self.cfg, self.channels, self.avm_weight = cfg, channels, float(avm_weight)
+        self.cfg, self.channels, self.avm_weight = cfg, channels, avm_weight_of(cfg, avm_weight)
         self.tpavi_stages, self.avm_stages = _stages('tpavi_stages', tpavi_stages), _stages('avm_stages', avm_stages)
         if self.avm_weight > 0 and (not self.avm_stages or not set(self.avm_stages) <= set(self.tpavi_stages)):
             raise ValueError(f"avm_stages={avm_stages!r} must be non-empty and within tpavi_stages={tpavi_stages!r} "

@@ -67,8 +67,8 @@ def _avsbench_text(cfgs: list) -> str:
     "AVSBench's own model (method='avsbench'), where a table has it: its width and AVM loss."
     av = [c for c in cfgs if c.method == 'avsbench']
     if not av: return ''
-    from avs_cldm.avsbench_model import AVM_WEIGHTS
-    w = {c.subset: c.avm_weight if c.avm_weight >= 0 else AVM_WEIGHTS[c.subset] for c in av}
+    from avs_cldm.avsbench_model import avm_weight_of
+    w = {c.subset: avm_weight_of(c) for c in av}
     return (f"; AVSBench (reimplemented): AVSBench's projection and decoder at {_fmt_set(c.avsbench_channels for c in av)} "
             f"channels (AVSBench: 256), AVM loss weight λ1 {', '.join(f'{s} {v:g}' for s, v in w.items())}")
 
