@@ -16,8 +16,8 @@ from .core import read_state_dict, load_checked   # weights from local files (00
 
 # %% auto #0
 __all__ = ['WIN_LENGTH', 'HOP_LENGTH', 'N_FFT', 'N_MELS', 'F_MIN', 'F_MAX', 'LOG_OFFSET', 'EXAMPLE_FRAMES', 'MIN_SAMPLES',
-           'VGGISH_CFG', 'AUDIO_ENCODERS', 'CLASS_SLOTS', 'vggish_mel_matrix', 'LogMel', 'log_mel', 'VGGish',
-           'load_vggish', 'LightAudioEncoder', 'AudioPosterior', 'build_audio_encoder']
+           'VGGISH_CFG', 'LIGHT_WIDTHS', 'AUDIO_ENCODERS', 'CLASS_SLOTS', 'vggish_mel_matrix', 'LogMel', 'log_mel',
+           'VGGish', 'load_vggish', 'LightAudioEncoder', 'AudioPosterior', 'light_widths', 'build_audio_encoder']
 
 # %% ../nbs/05_audio.ipynb #700b4b52
 from .core import SAMPLE_RATE   # VGGish's input rate, 16 kHz (00_core)
@@ -133,6 +133,8 @@ def load_vggish(path,                  # local torchvggish state dict, e.g. vggi
     return load_checked(VGGish(in_channels), sd, path, 'VGGish', ignore=('pproc.', 'head.'))   # head: a kit-pretrained class head
 
 # %% ../nbs/05_audio.ipynb #dda9b9ee
+LIGHT_WIDTHS = (16, 32, 64, 128)   # the light encoder trained inside a run; the kit-pretrained one is wider (05b PRETRAIN)
+
 def _cbr(cin, cout, stride=1):
     return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
 
@@ -140,7 +142,7 @@ class LightAudioEncoder(nn.Module):
     "Small CNN: log-mel [N, C, 96, 64] -> [N, out_dim]; stride-2 stem (16 ch), 32-64-128 conv+BN+ReLU+maxpool, GAP, FC."
     def __init__(self, in_channels: int = 1,   # 1 = mono log-mel; 2 = stereo
                  out_dim: int = 128,            # embedding size
-                 widths=(16, 32, 64, 128)):     # stem width, then the three stage widths
+                 widths=LIGHT_WIDTHS):          # stem width, then the three stage widths
         super().__init__()
         self.in_channels, self.out_dim = in_channels, out_dim
         layers, c = _cbr(in_channels, widths[0], stride=2), widths[0]
@@ -163,13 +165,21 @@ class AudioPosterior(nn.Module):
         self.encoder, self.head, self.out_dim = encoder, nn.Linear(encoder.out_dim, slots), slots
     def forward(self, x): return torch.sigmoid(self.head(self.encoder(x)))
 
+def light_widths(sd: dict) -> tuple:
+    "The `widths` of the `LightAudioEncoder` a state dict was saved from: the out-channels of its convolutions."
+    convs = sorted((int(k.split('.')[1]), v.shape[0]) for k, v in sd.items()
+                   if k.startswith('features.') and k.endswith('.weight') and v.ndim == 4)
+    return tuple(c for _, c in convs)
+
 def build_audio_encoder(name: str,            # 'light' | 'vggish'
                         in_channels: int = 1,  # log-mel channels (2 for stereo)
                         weights: str = '',     # local state dict file ('' = random init)
                         posterior: bool = False, # the encoder and its class head (`AudioPosterior`)
+                        widths: tuple | None = None, # light: stem + stage widths (default: LightAudioEncoder's; with `weights`: the file's)
                        ) -> nn.Module:
     "An audio encoder mapping log-mel examples [N, C, 96, 64] to [N, 128] (or, with `posterior`, to class scores)."
     if name not in AUDIO_ENCODERS: raise ValueError(f"name: unknown audio encoder {name!r}; one of {AUDIO_ENCODERS}")
+    if widths is not None and name != 'light': raise ValueError(f"widths={widths!r}: only the light encoder has widths")
     if name == 'vggish':
         if weights: m = load_vggish(weights, in_channels)
         else:
@@ -177,8 +187,11 @@ def build_audio_encoder(name: str,            # 'light' | 'vggish'
                           "RANDOMLY INITIALISED; pass a local torchvggish state dict to use pretrained VGGish", stacklevel=2)
             m = VGGish(in_channels)
     else:
-        m = LightAudioEncoder(in_channels)
-        if weights: load_checked(m, read_state_dict(weights), weights, 'LightAudioEncoder', ignore=('head.',))
+        sd = read_state_dict(weights) if weights else None
+        if widths is None: widths = light_widths(sd) if sd else LIGHT_WIDTHS
+        if len(widths) != 4: raise ValueError(f"widths={widths!r}: the stem width and three stage widths")
+        m = LightAudioEncoder(in_channels, widths=tuple(widths))
+        if weights: load_checked(m, sd, weights, 'LightAudioEncoder', ignore=('head.',))
     if not posterior: return m
     m = AudioPosterior(m)
     if weights:

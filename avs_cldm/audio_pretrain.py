@@ -127,14 +127,15 @@ def mixture_batches(sampler, steps, batch, seed, workers: int = 1):
 def pretrain_encoder(pools: dict,                # from `recording_pools`
                      encoder: str = 'light',     # 'light' | 'vggish'
                      steps: int = 1500, batch: int = 64, lr: float = 2e-3, seed: int = 0,
-                     eval_every: int = 250, augment: bool = True, progress: bool = True, workers: int = 1) -> tuple:
+                     eval_every: int = 250, augment: bool = True, progress: bool = True, workers: int = 1,
+                     widths: tuple | None = None) -> tuple:     # light encoder: stem + stage widths (default LIGHT_WIDTHS)
     "(encoder, head, history) trained on mixtures of the 'train' pool; best validation state kept if there is a 'val' pool."
     if 'train' not in pools: raise ValueError("pools: needs a 'train' pool (see recording_pools)")
     for name, v in dict(steps=steps, batch=batch, eval_every=eval_every).items():
         if not isinstance(v, int) or v < 1: raise ValueError(f"{name}={v!r}: must be an int >= 1")
     classes = sorted(pools['train'])
     torch.manual_seed(seed)
-    enc = build_audio_encoder(encoder, 1)
+    enc = build_audio_encoder(encoder, 1, widths=tuple(widths) if widths else None)
     if len(classes) > CLASS_SLOTS: raise ValueError(f"pools: {len(classes)} classes, the class head has {CLASS_SLOTS} slots")
     head = nn.Linear(enc.out_dim, CLASS_SLOTS)      # slot k = the k-th class in sorted order; the others stay 0
     opt = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()), lr=lr)
