@@ -133,7 +133,7 @@ def load_vggish(path,                  # local torchvggish state dict, e.g. vggi
     return load_checked(VGGish(in_channels), sd, path, 'VGGish', ignore=('pproc.', 'head.'))   # head: a kit-pretrained class head
 
 # %% ../nbs/05_audio.ipynb #dda9b9ee
-LIGHT_WIDTHS = (16, 32, 64, 128)   # the light encoder trained inside a run; the kit-pretrained one is wider (05b PRETRAIN)
+LIGHT_WIDTHS = (16, 32, 64, 128)   # the light encoder's default widths (also the kit-pretrained one's, 05b PRETRAIN)
 
 def _cbr(cin, cout, stride=1):
     return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]
@@ -180,6 +180,7 @@ def build_audio_encoder(name: str,            # 'light' | 'vggish'
     "An audio encoder mapping log-mel examples [N, C, 96, 64] to [N, 128] (or, with `posterior`, to class scores)."
     if name not in AUDIO_ENCODERS: raise ValueError(f"name: unknown audio encoder {name!r}; one of {AUDIO_ENCODERS}")
     if widths is not None and name != 'light': raise ValueError(f"widths={widths!r}: only the light encoder has widths")
+    sd = read_state_dict(weights) if weights else None
     if name == 'vggish':
         if weights: m = load_vggish(weights, in_channels)
         else:
@@ -187,7 +188,6 @@ def build_audio_encoder(name: str,            # 'light' | 'vggish'
                           "RANDOMLY INITIALISED; pass a local torchvggish state dict to use pretrained VGGish", stacklevel=2)
             m = VGGish(in_channels)
     else:
-        sd = read_state_dict(weights) if weights else None
         if widths is None: widths = light_widths(sd) if sd else LIGHT_WIDTHS
         if len(widths) != 4: raise ValueError(f"widths={widths!r}: the stem width and three stage widths")
         m = LightAudioEncoder(in_channels, widths=tuple(widths))
@@ -195,7 +195,6 @@ def build_audio_encoder(name: str,            # 'light' | 'vggish'
     if not posterior: return m
     m = AudioPosterior(m)
     if weights:
-        sd = read_state_dict(weights)
         if 'head.weight' not in sd:
             raise ValueError(f"{weights}: no class head (head.*): the posterior needs an encoder pretrained by the kit (05b)")
         m.head.load_state_dict({'weight': sd['head.weight'], 'bias': sd['head.bias']})

@@ -135,7 +135,7 @@ def pretrain_encoder(pools: dict,                # from `recording_pools`
         if not isinstance(v, int) or v < 1: raise ValueError(f"{name}={v!r}: must be an int >= 1")
     classes = sorted(pools['train'])
     torch.manual_seed(seed)
-    enc = build_audio_encoder(encoder, 1, widths=tuple(widths) if widths else None)
+    enc = build_audio_encoder(encoder, 1, widths=widths)
     if len(classes) > CLASS_SLOTS: raise ValueError(f"pools: {len(classes)} classes, the class head has {CLASS_SLOTS} slots")
     head = nn.Linear(enc.out_dim, CLASS_SLOTS)      # slot k = the k-th class in sorted order; the others stay 0
     opt = torch.optim.Adam(list(enc.parameters()) + list(head.parameters()), lr=lr)
