@@ -133,7 +133,7 @@ def load_vggish(path,                  # local torchvggish state dict, e.g. vggi
     return load_checked(VGGish(in_channels), sd, path, 'VGGish', ignore=('pproc.', 'head.'))   # head: a kit-pretrained class head
 
 # %% ../nbs/05_audio.ipynb #dda9b9ee
-LIGHT_WIDTHS = (16, 32, 64, 128)   # the light encoder's default widths (the kit-pretrained one doubles them: 05b PRETRAIN)
+LIGHT_WIDTHS = (16, 32, 64, 128)   # the light encoder's default widths (also the kit-pretrained one's, 05b PRETRAIN)
 
 def _cbr(cin, cout, stride=1):
     return [nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)]

@@ -20,7 +20,7 @@ from .core import read_state_dict
 # %% auto #0
 __all__ = ['PRETRAIN', 'PRETRAIN_VERSION', 'recording_pools', 'MixtureSampler', 'waves_to_examples', 'score_encoder',
            'MixtureBatches', 'mixture_batches', 'pretrain_encoder', 'sha256_file', 'save_encoder',
-           'load_encoder_weights', 'pretrain_params', 'encoder_path', 'ensure_audio_encoder']
+           'load_encoder_weights', 'encoder_path', 'ensure_audio_encoder']
 
 # %% ../nbs/05b_audio_pretrain.ipynb #f8b44f6b
 def recording_pools(bank, split_seed: int = 0) -> dict:
@@ -194,19 +194,12 @@ def load_encoder_weights(path) -> dict:
     return read_state_dict(path)
 
 # %% ../nbs/05b_audio_pretrain.ipynb #27e0a336
-PRETRAIN = dict(encoder='light', widths=(32, 64, 128, 256), steps=1500, batch=64, lr=2e-3, seed=0, eval_every=250,
-                augment=True, workers=1)
+PRETRAIN = dict(encoder='light', steps=1500, batch=64, lr=2e-3, seed=0, eval_every=250, augment=True, workers=1)
 PRETRAIN_VERSION = 3
-
-def pretrain_params(**params) -> dict:
-    "`PRETRAIN` with `params` applied; `widths` describe the light encoder only, so another encoder gets `widths=None`."
-    p = dict(PRETRAIN, **params)
-    if p['encoder'] != 'light': p['widths'] = None
-    return p
 
 def encoder_path(bank, split_seed: int = 0, folder='data/audio_encoder', **params) -> Path:
     "Where `ensure_audio_encoder` keeps the encoder for this bank and these parameters."
-    p = pretrain_params(**params)
+    p = dict(PRETRAIN, **params)
     key = json.dumps(dict(p, bank=bank.fingerprint, split_seed=split_seed, version=PRETRAIN_VERSION), sort_keys=True)
     return resolve_path(folder) / f"{p['encoder']}-{bank.name}-{hashlib.sha256(key.encode()).hexdigest()[:10]}.pt"
 
@@ -218,7 +211,7 @@ def ensure_audio_encoder(bank=None, split_seed: int = 0, folder='data/audio_enco
         bank = AssetBank.load()
     unknown = sorted(set(params) - set(PRETRAIN))
     if unknown: raise ValueError(f"ensure_audio_encoder: unknown parameter(s) {unknown}; known: {sorted(PRETRAIN)}")
-    p = pretrain_params(**params)
+    p = dict(PRETRAIN, **params)
     path = encoder_path(bank, split_seed, folder, **p)
     with file_lock(path.parent / '.locks' / f'{path.stem}.lock'):   # two runs started together pretrain it once
         if path.is_file() and path.with_suffix('.json').is_file():
