@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_train.ipynb #5a4edb91
 from __future__ import annotations
-import contextlib, copy, csv, dataclasses, datetime, fcntl, hashlib, json, math, os, shutil, sys, time
+import contextlib, copy, csv, dataclasses, datetime, fcntl, hashlib, json, math, os, shutil, sys, tempfile, time
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -21,15 +21,15 @@ from .pipeline import (prepare_benchmark, data_root, ClipStream, SplitData, spli
 from .evaluation import evaluate, evaluate_on
 
 # %% auto #0
-__all__ = ['RESTART_HINT', 'DIST_TIMEOUT', 'USER_ERRORS', 'save_checkpoint', 'load_checkpoint', 'load_model', 'RunMismatch',
-           'RunBusy', 'run_dir', 'run_record', 'stored_record', 'record_diff', 'finished', 'check_resume', 'set_aside',
-           'RunLock', 'dist_info', 'bind_local_device', 'init_distributed', 'rank0_first', 'wrap_ddp', 'check_world',
-           'StepSampler', 'loader_kwargs', 'stream_loader', 'draw_views', 'step_batches', 'rank0_first_data', 'n_clips',
-           'make_scaler', 'make_optimizer', 'lr_factor', 'make_scheduler', 'use_channels_last', 'prepare_model',
-           'maybe_compile', 'LossLog', 'Trainer', 'slice_batch', 'micro_parts', 'twin_step', 'train_step',
-           'NonFiniteLoss', 'Progress', 'sync_point', 'eval_point', 'validate_during', 'train_epoch', 'save_run',
-           'run_splits', 'resume_state', 'build_trainer', 'finish_run', 'train', 'write_history', 'config_from_args',
-           'launch']
+__all__ = ['RESTART_HINT', 'DIST_TIMEOUT', 'USER_ERRORS', 'save_checkpoint', 'load_checkpoint', 'checkpoint_audio_file',
+           'load_model', 'RunMismatch', 'RunBusy', 'run_dir', 'run_record', 'stored_record', 'record_diff', 'finished',
+           'check_resume', 'set_aside', 'RunLock', 'dist_info', 'bind_local_device', 'init_distributed', 'rank0_first',
+           'wrap_ddp', 'check_world', 'StepSampler', 'loader_kwargs', 'stream_loader', 'draw_views', 'step_batches',
+           'rank0_first_data', 'n_clips', 'make_scaler', 'make_optimizer', 'lr_factor', 'make_scheduler',
+           'use_channels_last', 'prepare_model', 'maybe_compile', 'LossLog', 'Trainer', 'slice_batch', 'micro_parts',
+           'twin_step', 'train_step', 'NonFiniteLoss', 'Progress', 'sync_point', 'eval_point', 'validate_during',
+           'train_epoch', 'save_run', 'run_splits', 'resume_state', 'build_trainer', 'finish_run', 'train',
+           'write_history', 'config_from_args', 'launch']
 
 # %% ../nbs/13_train.ipynb #b1ac8f3a
 def save_checkpoint(path, model, opt, epoch, step, history, cfg: Config, sums=None, **extra):
@@ -46,12 +46,26 @@ def load_checkpoint(path) -> dict:
     try: return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise ValueError(f'{path}: not a readable avs_cldm checkpoint ({type(e).__name__}: {e})') from None
 
+def checkpoint_audio_file(ck: dict, cfg: Config, folder) -> str:
+    """The checkpoint's own copy of its pretrained light audio encoder (cfg.audio_weights 'bank' or a file), written to
+    `folder` as the state dict `build_audio_encoder` reads, so the model is rebuilt at that encoder's widths (05b
+    `pretrain_encoder(widths=)`) whatever encoder file this machine has, or none. '' when there is nothing to copy."""
+    if cfg.audio_encoder != 'light' or not cfg.audio_weights: return ''
+    pre = 'audio_encoder.'
+    sd = {k[len(pre):]: v for k, v in ck['model'].items() if k.startswith(pre)}
+    sd = {k[len('encoder.'):] if k.startswith('encoder.') else k: v for k, v in sd.items()}   # AudioPosterior's encoder
+    if not sd: return ''
+    path = Path(folder) / 'audio_encoder.pt'
+    torch.save(sd, path)
+    return str(path)
+
 def load_model(path, device='cpu', **overrides):
     "Rebuild the model a checkpoint was trained with and load its weights; returns (model, cfg)."
     ck = load_checkpoint(path)
     d = dict(ck['config']); d.update(overrides)
     cfg = Config.from_dict(d)
-    model = build_model(cfg)            # an audio_weights='bank' encoder comes back with the checkpoint's weights
+    with tempfile.TemporaryDirectory() as tmp:   # a pretrained audio encoder is rebuilt from the checkpoint's copy
+        model = build_model(cfg, audio_weights=checkpoint_audio_file(ck, cfg, tmp))
     model.load_state_dict(ck['model'])
     return model.to(device).eval(), cfg
 
