@@ -173,14 +173,17 @@ def light_widths(sd: dict) -> tuple:
 
 def build_audio_encoder(name: str,            # 'light' | 'vggish'
                         in_channels: int = 1,  # log-mel channels (2 for stereo)
-                        weights: str = '',     # local state dict file ('' = random init)
+                        weights: str | Mapping = '',  # local state dict file, or (light) the state dict itself ('' = random init)
                         posterior: bool = False, # the encoder and its class head (`AudioPosterior`)
                         widths: tuple | None = None, # light: stem + stage widths (default: LightAudioEncoder's; with `weights`: the file's)
                        ) -> nn.Module:
     "An audio encoder mapping log-mel examples [N, C, 96, 64] to [N, 128] (or, with `posterior`, to class scores)."
     if name not in AUDIO_ENCODERS: raise ValueError(f"name: unknown audio encoder {name!r}; one of {AUDIO_ENCODERS}")
     if widths is not None and name != 'light': raise ValueError(f"widths={widths!r}: only the light encoder has widths")
-    sd = read_state_dict(weights) if weights else None
+    given = isinstance(weights, Mapping)
+    if given and name != 'light': raise ValueError(f"weights: a state dict in memory is read for the light encoder only, not {name!r}")
+    sd = dict(weights) if given else read_state_dict(weights) if weights else None
+    label = 'the given state dict' if given else weights   # what an error names
     if name == 'vggish':
         if weights: m = load_vggish(weights, in_channels)
         else:
@@ -191,11 +194,11 @@ def build_audio_encoder(name: str,            # 'light' | 'vggish'
         if widths is None: widths = light_widths(sd) if sd else LIGHT_WIDTHS
         if len(widths) != 4: raise ValueError(f"widths={widths!r}: the stem width and three stage widths")
         m = LightAudioEncoder(in_channels, widths=tuple(widths))
-        if weights: load_checked(m, sd, weights, 'LightAudioEncoder', ignore=('head.',))
+        if weights: load_checked(m, sd, label, 'LightAudioEncoder', ignore=('head.',))
     if not posterior: return m
     m = AudioPosterior(m)
     if weights:
         if 'head.weight' not in sd:
-            raise ValueError(f"{weights}: no class head (head.*): the posterior needs an encoder pretrained by the kit (05b)")
+            raise ValueError(f"{label}: no class head (head.*): the posterior needs an encoder pretrained by the kit (05b)")
         m.head.load_state_dict({'weight': sd['head.weight'], 'bias': sd['head.bias']})
     return m

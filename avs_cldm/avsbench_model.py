@@ -103,7 +103,7 @@ class AVSBenchModel(nn.Module):
                  tpavi_stages=(0, 1, 2, 3),           # `--tpavi_stages` (audio-visual 'va' TPAVI only, as the scripts)
                  avm_weight: float | None = None,     # λ1 of the AVM loss; None: cfg.avm_weight if >= 0, else AVM_WEIGHTS[subset]
                  avm_stages=(0, 1, 2, 3),             # `--masked_av_stages`
-                 audio_weights: str = '',             # resolved file for cfg.audio_weights='bank' (as build_model)
+                 audio_weights: str | dict = '',      # resolved file (or state dict) for cfg.audio_weights='bank' (as build_model)
                  head_widths=None):                   # output_conv's (w1, w2); None: channels/2, channels/8 (AVSBench's 128, 32 at 256)
         super().__init__()
         from avs_cldm.models import num_classes, build_audio   # here: `models` imports this module

@@ -60,8 +60,8 @@ class Encoded:
     B: int
     T: int
 
-def _audio_file(cfg: Config, override: str = '') -> str:
-    "The weights file the audio encoder is built from: `override`, else cfg.audio_weights unless it is '' or 'bank'."
+def _audio_file(cfg: Config, override: str | dict = '') -> str | dict:
+    "The weights the audio encoder is built from (a file or a state dict): `override`, else cfg.audio_weights unless it is '' or 'bank'."
     if override: return override
     return '' if cfg.audio_weights in ('', 'bank') else cfg.audio_weights
 
@@ -72,7 +72,7 @@ def out_size(batch: dict) -> tuple:
         if k in batch: return tuple(batch[k].shape[-2:])
     return tuple(batch['frames'].shape[-2:])
 
-def build_audio(model: nn.Module, cfg: Config, audio_weights: str = ''):
+def build_audio(model: nn.Module, cfg: Config, audio_weights: str | dict = ''):
     """Give `model` its audio front: `audio_encoder`, `audio_dim`, `frozen_audio` and, for the oracle control, `oracle`.
     Shared by every model of the kit, so the audio path is the same whatever the method."""
     post = cfg.audio_feature == 'posterior'
@@ -228,7 +228,7 @@ class CAVPTerm(nn.Module):
 # %% ../nbs/12_models.ipynb #8b77d10d
 class AVSModel(nn.Module):
     "E-D / CVAE / CL-CLDM for audio-visual segmentation: encode → latent head → decode → losses of Eq. 12."
-    def __init__(self, cfg: Config, audio_weights: str = ''):   # audio_weights: resolved file for cfg.audio_weights='bank'
+    def __init__(self, cfg: Config, audio_weights: str | dict = ''):   # audio_weights: resolved file (or state dict) for cfg.audio_weights='bank'
         super().__init__()
         self.cfg, C = cfg, cfg.head_channels
         self.n_cls = num_classes(cfg.subset)
@@ -341,7 +341,7 @@ class AVSModel(nn.Module):
     def sample_latent(self, c, n, steps=None, generator=None, return_trajectory=False):
         return self.head.sample(c, n, steps, generator, return_trajectory)
 
-def build_model(cfg: Config, audio_weights: str = '') -> nn.Module:
+def build_model(cfg: Config, audio_weights: str | dict = '') -> nn.Module:
     """The model `cfg.method` describes: `AVSModel` (cldm / ed / cvae) or AVSBench's published TPAVI model (`avsbench`,
     `11a_avsbench_model`). `audio_weights`: the resolved file when cfg.audio_weights == 'bank'."""
     if cfg.method == 'avsbench': return AVSBenchModel(cfg, audio_weights=audio_weights)

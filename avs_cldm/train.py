@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_train.ipynb #5a4edb91
 from __future__ import annotations
-import contextlib, copy, csv, dataclasses, datetime, fcntl, hashlib, json, math, os, shutil, sys, tempfile, time
+import contextlib, copy, csv, dataclasses, datetime, fcntl, hashlib, json, math, os, shutil, sys, time
 from pathlib import Path
 import numpy as np
 import torch, torch.nn as nn, torch.nn.functional as F
@@ -21,7 +21,7 @@ from .pipeline import (prepare_benchmark, data_root, ClipStream, SplitData, spli
 from .evaluation import evaluate, evaluate_on
 
 # %% auto #0
-__all__ = ['RESTART_HINT', 'DIST_TIMEOUT', 'USER_ERRORS', 'save_checkpoint', 'load_checkpoint', 'checkpoint_audio_file',
+__all__ = ['RESTART_HINT', 'DIST_TIMEOUT', 'USER_ERRORS', 'save_checkpoint', 'load_checkpoint', 'checkpoint_audio_state',
            'load_model', 'RunMismatch', 'RunBusy', 'run_dir', 'run_record', 'stored_record', 'record_diff', 'finished',
            'check_resume', 'set_aside', 'RunLock', 'dist_info', 'bind_local_device', 'init_distributed', 'rank0_first',
            'wrap_ddp', 'check_world', 'StepSampler', 'loader_kwargs', 'stream_loader', 'draw_views', 'step_batches',
@@ -46,26 +46,21 @@ def load_checkpoint(path) -> dict:
     try: return torch.load(path, map_location='cpu', weights_only=True)
     except Exception as e: raise ValueError(f'{path}: not a readable avs_cldm checkpoint ({type(e).__name__}: {e})') from None
 
-def checkpoint_audio_file(ck: dict, cfg: Config, folder) -> str:
-    """The checkpoint's own copy of its pretrained light audio encoder (cfg.audio_weights 'bank' or a file), written to
-    `folder` as the state dict `build_audio_encoder` reads, so the model is rebuilt at that encoder's widths (05b
-    `pretrain_encoder(widths=)`) whatever encoder file this machine has, or none. '' when there is nothing to copy."""
-    if cfg.audio_encoder != 'light' or not cfg.audio_weights: return ''
+def checkpoint_audio_state(ck: dict, cfg: Config) -> dict:
+    """The checkpoint's own copy of its pretrained light audio encoder (cfg.audio_weights 'bank' or a file), as the state
+    dict `build_audio_encoder` reads, so the model is rebuilt at that encoder's widths (05b `pretrain_encoder(widths=)`)
+    whatever encoder file this machine has, or none. {} when there is nothing to copy."""
+    if cfg.audio_encoder != 'light' or not cfg.audio_weights: return {}
     pre = 'audio_encoder.'
     sd = {k[len(pre):]: v for k, v in ck['model'].items() if k.startswith(pre)}
-    sd = {k[len('encoder.'):] if k.startswith('encoder.') else k: v for k, v in sd.items()}   # AudioPosterior's encoder
-    if not sd: return ''
-    path = Path(folder) / 'audio_encoder.pt'
-    torch.save(sd, path)
-    return str(path)
+    return {k[len('encoder.'):] if k.startswith('encoder.') else k: v for k, v in sd.items()}   # AudioPosterior's encoder
 
 def load_model(path, device='cpu', **overrides):
     "Rebuild the model a checkpoint was trained with and load its weights; returns (model, cfg)."
     ck = load_checkpoint(path)
     d = dict(ck['config']); d.update(overrides)
     cfg = Config.from_dict(d)
-    with tempfile.TemporaryDirectory() as tmp:   # a pretrained audio encoder is rebuilt from the checkpoint's copy
-        model = build_model(cfg, audio_weights=checkpoint_audio_file(ck, cfg, tmp))
+    model = build_model(cfg, audio_weights=checkpoint_audio_state(ck, cfg))   # a pretrained audio encoder: the checkpoint's copy
     model.load_state_dict(ck['model'])
     return model.to(device).eval(), cfg
 
